@@ -1,0 +1,122 @@
+// Package agent authenticates agents and holds the widget connections: who
+// is logged in, which sockets belong to which agent, and the signed session
+// tokens that make sure no agent ever receives another agent's calls.
+package agent
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pinIterations makes a PIN guess cost a few milliseconds offline; online
+// guessing is limited by the login rate limiter.
+const pinIterations = 60_000
+
+// ErrBadCredentials is returned for an unknown agent or a wrong PIN alike,
+// so a caller cannot probe which agent ids exist.
+var ErrBadCredentials = errors.New("unknown agent id or wrong PIN")
+
+// Credentials stores agents' PINs, hashed, in the store's agents table.
+type Credentials struct {
+	db *sql.DB
+}
+
+// NewCredentials returns the credential store over db (see internal/store).
+func NewCredentials(db *sql.DB) *Credentials { return &Credentials{db: db} }
+
+// Set creates or replaces an agent's PIN.
+func (c *Credentials) Set(ctx context.Context, agentID, pin, name string) error {
+	if err := ValidateAgentID(agentID); err != nil {
+		return err
+	}
+	if len(pin) < 4 {
+		return fmt.Errorf("pin: must be at least 4 characters")
+	}
+	hash, err := hashPIN(pin)
+	if err != nil {
+		return err
+	}
+	_, err = c.db.ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, name, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(agent_id) DO UPDATE SET pin_hash = excluded.pin_hash, name = excluded.name`,
+		agentID, hash, name, time.Now().Unix())
+	if err != nil {
+		return fmt.Errorf("save agent %q: %w", agentID, err)
+	}
+	return nil
+}
+
+// Verify checks an agent's PIN. It returns ErrBadCredentials for an unknown
+// agent or a wrong PIN.
+func (c *Credentials) Verify(ctx context.Context, agentID, pin string) error {
+	var stored string
+	err := c.db.QueryRowContext(ctx, `SELECT pin_hash FROM agents WHERE agent_id = ?`, agentID).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Spend the same time as a real check.
+		verifyPIN("pbkdf2-sha256$60000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", pin)
+		return ErrBadCredentials
+	}
+	if err != nil {
+		return fmt.Errorf("look up agent: %w", err)
+	}
+	if !verifyPIN(stored, pin) {
+		return ErrBadCredentials
+	}
+	return nil
+}
+
+// ValidateAgentID checks that an agent id is printable and short: it ends
+// up in logs, tokens and metrics.
+func ValidateAgentID(id string) error {
+	if id == "" {
+		return errors.New("agentId: is required")
+	}
+	if len(id) > 64 {
+		return errors.New("agentId: must be at most 64 characters")
+	}
+	for _, r := range id {
+		if r < 0x21 || r > 0x7e {
+			return errors.New("agentId: use only printable ASCII characters without spaces")
+		}
+	}
+	return nil
+}
+
+func hashPIN(pin string) (string, error) {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	key, err := pbkdf2.Key(sha256.New, pin, salt, pinIterations, 32)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawStdEncoding
+	return "pbkdf2-sha256$" + strconv.Itoa(pinIterations) + "$" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(key), nil
+}
+
+func verifyPIN(stored, pin string) bool {
+	parts := strings.Split(stored, "$")
+	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" {
+		return false
+	}
+	iterations, err := strconv.Atoi(parts[1])
+	if err != nil || iterations < 1 {
+		return false
+	}
+	enc := base64.RawStdEncoding
+	salt, err1 := enc.DecodeString(parts[2])
+	want, err2 := enc.DecodeString(parts[3])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	got, err := pbkdf2.Key(sha256.New, pin, salt, iterations, len(want))
+	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
+}

@@ -1,0 +1,109 @@
+// Package store opens ctibridge's embedded SQLite database and keeps its
+// schema current. The packages that own the data (outbox, callflow, agent)
+// write their own SQL against the *sql.DB it returns; the schema lives here
+// as one ordered list of migrations so an upgrade is a single transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+)
+
+// migrations is the schema history. Append only: a deployed database has
+// run every earlier entry.
+var migrations = []string{
+	// 1: calls, their processed events, the durable outbox, agent credentials.
+	`CREATE TABLE calls (
+		interaction_id TEXT PRIMARY KEY,
+		agent_id       TEXT NOT NULL,
+		state          TEXT NOT NULL,
+		data           TEXT NOT NULL,
+		updated_at     INTEGER NOT NULL
+	);
+	CREATE INDEX calls_agent ON calls(agent_id, updated_at);
+	CREATE TABLE outbox (
+		seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+		interaction_id  TEXT NOT NULL,
+		idempotency_key TEXT NOT NULL UNIQUE,
+		write           TEXT NOT NULL,
+		status          TEXT NOT NULL DEFAULT 'pending',
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		next_attempt_at INTEGER NOT NULL DEFAULT 0,
+		last_error      TEXT NOT NULL DEFAULT '',
+		record_id       TEXT NOT NULL DEFAULT '',
+		created_at      INTEGER NOT NULL,
+		done_at         INTEGER
+	);
+	CREATE INDEX outbox_pending ON outbox(status, interaction_id, seq);
+	CREATE TABLE agents (
+		agent_id   TEXT PRIMARY KEY,
+		pin_hash   TEXT NOT NULL,
+		name       TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL
+	);`,
+}
+
+// memoryDatabases numbers in-memory databases so each Open gets its own.
+var memoryDatabases atomic.Int64
+
+// Open opens (creating if needed) the database at path and migrates it.
+// path "" opens a private in-memory database, for tests.
+func Open(ctx context.Context, path string) (*sql.DB, error) {
+	dsn := "file:" + url.PathEscape(path)
+	if path == "" {
+		// A named shared-cache memory database so every pooled connection
+		// sees the same data.
+		dsn = fmt.Sprintf("file:ctibridge-mem-%d?mode=memory&cache=shared", memoryDatabases.Add(1))
+	}
+	dsn += sep(dsn) + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	// SQLite allows one writer; a single connection serialises writers
+	// without SQLITE_BUSY storms and keeps an in-memory database alive.
+	db.SetMaxOpenConns(1)
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %q: %w", path, err)
+	}
+	return db, nil
+}
+
+func sep(dsn string) string {
+	for i := 0; i < len(dsn); i++ {
+		if dsn[i] == '?' {
+			return "&"
+		}
+	}
+	return "?"
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this ctibridge knows (%d): upgrade ctibridge", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
