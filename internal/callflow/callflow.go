@@ -1,0 +1,342 @@
+// Package callflow turns telephony events and widget messages into what the
+// agent sees and what the CRM gets. For each event it applies the call's
+// lifecycle, sends the screen pop to the agent's widget the first time the
+// call is presented, plans the CRM writes, and stores the call's new state
+// and its writes in one transaction, so a crash at any point either keeps
+// both or neither and the outbox carries the writes out exactly once.
+package callflow
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/metrics"
+	"github.com/ctibridge/ctibridge/internal/outbox"
+	"github.com/ctibridge/ctibridge/internal/screenpop"
+)
+
+// Notifier delivers messages to an agent's widgets (internal/agent.Hub).
+type Notifier interface {
+	Send(agentID string, msg any) int
+}
+
+// Telephony is what the flow asks of the telephony provider on the agent's
+// behalf (internal/telephony.Provider).
+type Telephony interface {
+	Dial(ctx context.Context, agentID, number string) (string, error)
+	Wrap(ctx context.Context, agentID, interactionID, wrapCode, notes string) error
+	SetAgentState(ctx context.Context, agentID, state, reason string) error
+}
+
+// ErrNotSupported is returned by a Telephony that cannot do what was asked;
+// for Wrap the flow then wraps the call itself.
+var ErrNotSupported = errors.New("not supported by the telephony provider")
+
+// Options wire a Flow.
+type Options struct {
+	DB        *sql.DB
+	Engine    *screenpop.Engine
+	Outbox    *outbox.Outbox // woken after writes are committed; may be nil in tests
+	Notifier  Notifier
+	Telephony Telephony // may be nil: dial and state requests are then refused
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
+	Now       func() time.Time
+	// WrapCodes are offered in the widget's wrap-code picker.
+	WrapCodes []WrapCode
+	// ClickToDial tells the widget to enable CIF click-to-act: the provider
+	// can place calls.
+	ClickToDial bool
+	// WriteMode is "server" (the outbox writes through the Dataverse client)
+	// or "cif" (the agent's browser writes through CIF).
+	WriteMode string
+}
+
+// WrapCode is one choice of the widget's wrap-code picker.
+type WrapCode struct {
+	Code  string `json:"code"`
+	Label string `json:"label"`
+}
+
+// Flow processes events and widget messages. It is safe for concurrent use;
+// events of one interaction are processed one at a time.
+type Flow struct {
+	opt    Options
+	engine atomic.Pointer[screenpop.Engine]
+	locks  [64]sync.Mutex
+	seed   maphash.Seed
+
+	writeResults WriteResults
+
+	mu     sync.Mutex
+	agents map[string]*agentStatus
+}
+
+type agentStatus struct {
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// New returns a Flow.
+func New(opt Options) *Flow {
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.WriteMode == "" {
+		opt.WriteMode = "server"
+	}
+	f := &Flow{opt: opt, seed: maphash.MakeSeed(), agents: make(map[string]*agentStatus)}
+	f.engine.Store(opt.Engine)
+	return f
+}
+
+// SetEngine swaps in a new config's engine (config reload). Calls in
+// progress keep their plans; new decisions use the new config.
+func (f *Flow) SetEngine(e *screenpop.Engine) { f.engine.Store(e) }
+
+// Engine returns the engine in use.
+func (f *Flow) Engine() *screenpop.Engine { return f.engine.Load() }
+
+func (f *Flow) lock(interactionID string) *sync.Mutex {
+	return &f.locks[maphash.String(f.seed, interactionID)%uint64(len(f.locks))]
+}
+
+// record is what the store keeps per call.
+type record struct {
+	Call      interaction.Call   `json:"call"`
+	Selection activity.Selection `json:"selection"`
+	Popped    bool               `json:"popped"`
+	// Matches are the records the widget's pop found, for the select boxes
+	// of a reconnecting widget.
+	Matches []Match `json:"matches,omitempty"`
+}
+
+// Match is one record a pop found.
+type Match struct {
+	Entity string `json:"entity"`
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+}
+
+// RefusedError is an event or request the flow will not process; the
+// webhook answers it with a 4xx.
+type RefusedError struct {
+	Code string
+	Msg  string
+}
+
+func (e *RefusedError) Error() string { return e.Msg }
+
+// ErrorCode is the code the widget gets in an "error" message.
+func (e *RefusedError) ErrorCode() string { return e.Code }
+
+// StatusCode is the HTTP status for the refusal.
+func (e *RefusedError) StatusCode() int {
+	if e.Code == "conflict" {
+		return 409
+	}
+	return 400
+}
+
+// HandleEvent processes one telephony event.
+func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
+	received := f.opt.Now()
+	mu := f.lock(ev.Interaction.AgentInteractionID)
+	mu.Lock()
+	defer mu.Unlock()
+
+	rec, err := f.load(ctx, ev.Interaction.AgentInteractionID)
+	if err != nil {
+		return err
+	}
+	t, err := rec.Call.Apply(ev)
+	if err != nil {
+		f.count(ev.Type, "rejected")
+		return &RefusedError{Code: "conflict", Msg: err.Error()}
+	}
+	if t.Duplicate {
+		f.count(ev.Type, "duplicate")
+		return nil
+	}
+	engine := f.engine.Load()
+	cfg := engine.Config()
+
+	if !rec.Popped && presented(t) && !rec.Call.Reached(interaction.Wrapped) {
+		rec.Popped = true
+		f.pop(ev, &rec.Call, engine, received)
+	}
+	plan := activity.PlanTransition(cfg, &rec.Call, t, rec.Selection)
+	if err := f.save(ctx, rec, plan.Writes); err != nil {
+		return err
+	}
+	if t.Stale {
+		f.count(ev.Type, "stale")
+	} else {
+		f.count(ev.Type, "processed")
+	}
+	if t.Moved() {
+		f.setAgentState(rec.Call.AgentID, agentStateFor(rec.Call.State), "")
+		f.opt.Notifier.Send(rec.Call.AgentID, callMessage(rec))
+	}
+	return nil
+}
+
+// presented reports whether the transition is the call being put in front
+// of the agent: a preview, a ringing call, or a connect we saw first.
+func presented(t interaction.Transition) bool {
+	for _, s := range t.Entered() {
+		switch s {
+		case interaction.Previewing, interaction.Alerting, interaction.Connected:
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Flow) pop(ev *interaction.Event, call *interaction.Call, engine *screenpop.Engine, received time.Time) {
+	d, err := engine.Decide(ev)
+	if err != nil {
+		f.opt.Log.Error("screen pop", "interaction", call.InteractionID, "err", err)
+		f.popCount("error")
+		return
+	}
+	if d == nil {
+		f.popCount("no_rule")
+		return
+	}
+	for _, p := range d.Problems {
+		f.opt.Log.Warn("screen pop value missing", "interaction", call.InteractionID, "problem", p)
+	}
+	n := f.opt.Notifier.Send(call.AgentID, popMessage{
+		Type: "pop", InteractionID: call.InteractionID, Decision: d, SentAt: f.opt.Now().UnixMilli(),
+	})
+	if f.opt.Metrics != nil {
+		f.opt.Metrics.PopLatency.Observe(f.opt.Now().Sub(received).Seconds())
+	}
+	switch {
+	case n == 0:
+		f.popCount("no_widget")
+	case d.Skip:
+		f.popCount("skipped")
+	default:
+		f.popCount("sent")
+	}
+}
+
+type popMessage struct {
+	Type          string              `json:"type"`
+	InteractionID string              `json:"interactionId"`
+	Decision      *screenpop.Decision `json:"decision"`
+	SentAt        int64               `json:"sentAt"`
+}
+
+func (f *Flow) count(t interaction.EventType, outcome string) {
+	if f.opt.Metrics != nil {
+		f.opt.Metrics.EventsReceived.WithLabelValues(string(t), outcome).Inc()
+	}
+}
+
+func (f *Flow) popCount(outcome string) {
+	if f.opt.Metrics != nil {
+		f.opt.Metrics.Pops.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) {
+	var data string
+	err := f.opt.DB.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &record{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load call %s: %w", interactionID, err)
+	}
+	rec := &record{}
+	if err := json.Unmarshal([]byte(data), rec); err != nil {
+		return nil, fmt.Errorf("decode stored call %s: %w", interactionID, err)
+	}
+	return rec, nil
+}
+
+// save stores the call and queues its writes in one transaction.
+func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode call: %w", err)
+	}
+	now := f.opt.Now()
+	tx, err := f.opt.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save call: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO calls(interaction_id, agent_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(interaction_id) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`,
+		rec.Call.InteractionID, rec.Call.AgentID, string(rec.Call.State), string(data), now.UnixMilli()); err != nil {
+		return fmt.Errorf("save call %s: %w", rec.Call.InteractionID, err)
+	}
+	if err := outbox.Enqueue(ctx, tx, rec.Call.InteractionID, writes, now); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save call %s: %w", rec.Call.InteractionID, err)
+	}
+	if len(writes) > 0 && f.opt.Outbox != nil {
+		f.opt.Outbox.Notify()
+	}
+	return nil
+}
+
+// agentStateFor maps the call's state to the agent state ipSCAPE shows.
+func agentStateFor(s interaction.State) string {
+	switch s {
+	case interaction.Previewing, interaction.Alerting:
+		return "Dialling"
+	case interaction.Connected:
+		return "OnCall"
+	case interaction.Ended, interaction.Failed:
+		return "OnWrap"
+	default:
+		return "Ready"
+	}
+}
+
+func (f *Flow) setAgentState(agentID, state, reason string) {
+	f.mu.Lock()
+	st := f.agents[agentID]
+	if st == nil {
+		st = &agentStatus{}
+		f.agents[agentID] = st
+	}
+	changed := st.State != state || st.Reason != reason
+	st.State, st.Reason = state, reason
+	f.mu.Unlock()
+	if changed {
+		f.opt.Notifier.Send(agentID, map[string]string{"type": "agentState", "state": state, "reason": reason})
+	}
+}
+
+// SetAgentState records an agent state reported by the telephony provider.
+func (f *Flow) SetAgentState(agentID, state, reason string) { f.setAgentState(agentID, state, reason) }
+
+func (f *Flow) agentState(agentID string) agentStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st := f.agents[agentID]; st != nil {
+		return *st
+	}
+	return agentStatus{State: "Ready"}
+}

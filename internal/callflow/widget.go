@@ -1,0 +1,340 @@
+package callflow
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/agent"
+	"github.com/ctibridge/ctibridge/internal/config"
+	"github.com/ctibridge/ctibridge/internal/interaction"
+)
+
+// CallView is the call as the widget shows it.
+type CallView struct {
+	InteractionID string               `json:"interactionId"`
+	CallType      interaction.CallType `json:"callType"`
+	State         interaction.State    `json:"state"`
+	Number        string               `json:"number,omitempty"`
+	Campaign      string               `json:"campaign,omitempty"`
+	Queue         string               `json:"queue,omitempty"`
+	Lead          *LeadView            `json:"lead,omitempty"`
+	StartedAt     *time.Time           `json:"startedAt,omitempty"`
+	ActivityID    string               `json:"activityId,omitempty"`
+	Selection     activity.Selection   `json:"selection"`
+	Matches       []Match              `json:"matches,omitempty"`
+	WrapCode      string               `json:"wrapCode,omitempty"`
+}
+
+// LeadView is the lead of an outbound or preview call.
+type LeadView struct {
+	Name   string `json:"name,omitempty"`
+	LeadID string `json:"leadId,omitempty"`
+}
+
+func viewOf(rec *record) *CallView {
+	c := &rec.Call
+	v := &CallView{
+		InteractionID: c.InteractionID,
+		CallType:      c.CallType,
+		State:         c.State,
+		Number:        customerNumber(&c.Interaction),
+		Campaign:      c.Interaction.Activity.CampaignName,
+		Queue:         c.Interaction.Activity.QueueName,
+		ActivityID:    c.PhoneCallID,
+		Selection:     rec.Selection,
+		Matches:       rec.Matches,
+		WrapCode:      c.WrapCode,
+	}
+	if l := c.Interaction.LeadData; l != nil && (l.Name != "" || l.LeadID != "") {
+		v.Lead = &LeadView{Name: l.Name, LeadID: l.LeadID}
+	}
+	for _, t := range []time.Time{c.ConnectedAt, c.AlertingAt, c.PreviewedAt} {
+		if !t.IsZero() {
+			t := t
+			v.StartedAt = &t
+			break
+		}
+	}
+	return v
+}
+
+// customerNumber is the customer's end of the call.
+func customerNumber(in *interaction.Interaction) string {
+	if in.Activity.CustomerCLI != "" {
+		return in.Activity.CustomerCLI
+	}
+	if l := in.LeadData; l != nil {
+		for _, p := range l.Phones {
+			if l.PhoneIndex == 0 || p.Index == l.PhoneIndex {
+				return p.Phone
+			}
+		}
+	}
+	if in.CallType == interaction.CallInbound {
+		return in.Activity.SourcePhoneNumber
+	}
+	return in.Activity.DestinationPhoneNumber
+}
+
+func callMessage(rec *record) map[string]any {
+	return map[string]any{"type": "call", "call": viewOf(rec)}
+}
+
+// EntityView is a config entity as the widget needs it.
+type EntityView struct {
+	Name    string            `json:"name"`
+	Plural  string            `json:"plural"`
+	Key     string            `json:"key"`
+	Columns []string          `json:"columns"`
+	Type    config.EntityType `json:"type"`
+}
+
+// Settings are the widget settings of hello.
+type Settings struct {
+	Entities    []EntityView `json:"entities"`
+	WrapCodes   []WrapCode   `json:"wrapCodes"`
+	WriteMode   string       `json:"writeMode"`
+	ClickToDial bool         `json:"clickToDial"`
+}
+
+// WidgetSettings returns the settings a widget gets with hello.
+func (f *Flow) WidgetSettings() Settings {
+	cfg := f.engine.Load().Config()
+	s := Settings{WrapCodes: f.opt.WrapCodes, WriteMode: f.opt.WriteMode, ClickToDial: f.opt.ClickToDial && f.opt.Telephony != nil}
+	for _, name := range cfg.EntityOrder {
+		e := cfg.Entities[name]
+		s.Entities = append(s.Entities, EntityView{Name: name, Plural: e.Plural, Key: e.Key, Columns: e.Columns, Type: e.Type})
+	}
+	if s.WrapCodes == nil {
+		s.WrapCodes = []WrapCode{}
+	}
+	return s
+}
+
+// Hello implements agent.WidgetHandler: the agent's state and current call.
+func (f *Flow) Hello(ctx context.Context, agentID string) (any, error) {
+	current, err := f.currentCall(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	msg := map[string]any{
+		"type":     "hello",
+		"agent":    map[string]any{"id": agentID, "state": f.agentState(agentID).State},
+		"call":     nil,
+		"settings": f.WidgetSettings(),
+	}
+	if current != nil {
+		msg["call"] = viewOf(current)
+	}
+	return msg, nil
+}
+
+// currentCall is the agent's latest call not yet wrapped, if any.
+func (f *Flow) currentCall(ctx context.Context, agentID string) (*record, error) {
+	var data string
+	err := f.opt.DB.QueryRowContext(ctx, `SELECT data FROM calls WHERE agent_id = ? AND state != 'wrapped'
+		ORDER BY updated_at DESC LIMIT 1`, agentID).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load current call of agent %s: %w", agentID, err)
+	}
+	rec := &record{}
+	if err := json.Unmarshal([]byte(data), rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+type widgetRequest struct {
+	InteractionID  string              `json:"interactionId"`
+	Outcome        string              `json:"outcome"`
+	Matches        []Match             `json:"matches"`
+	Ms             float64             `json:"ms"`
+	Person         *activity.RecordRef `json:"person"`
+	Organisation   *activity.RecordRef `json:"organisation"`
+	User           string              `json:"user"`
+	WrapCode       string              `json:"wrapCode"`
+	Notes          string              `json:"notes"`
+	Number         string              `json:"number"`
+	State          string              `json:"state"`
+	IdempotencyKey string              `json:"idempotencyKey"`
+	ID             string              `json:"id"`
+	Error          string              `json:"error"`
+	Reason         string              `json:"reason"`
+}
+
+// HandleWidgetMessage implements agent.WidgetHandler.
+func (f *Flow) HandleWidgetMessage(ctx context.Context, agentID string, msg agent.WidgetMessage) error {
+	var req widgetRequest
+	if err := json.Unmarshal(msg.Raw, &req); err != nil {
+		return &RefusedError{Code: "bad_message", Msg: fmt.Sprintf("%s: %v", msg.Type, err)}
+	}
+	switch msg.Type {
+	case "popResult":
+		return f.popResult(ctx, agentID, &req)
+	case "relate":
+		return f.relate(ctx, agentID, &req)
+	case "wrap":
+		return f.wrap(ctx, agentID, &req)
+	case "dial":
+		if strings.TrimSpace(req.Number) == "" {
+			return &RefusedError{Code: "bad_message", Msg: "dial: number is required"}
+		}
+		if f.opt.Telephony == nil {
+			return &RefusedError{Code: "not_supported", Msg: "dial: click-to-dial is not available with this telephony provider"}
+		}
+		_, err := f.opt.Telephony.Dial(ctx, agentID, req.Number)
+		return err
+	case "writeResult":
+		if f.writeResults == nil || !f.writeResults.Resolve(agentID, req.IdempotencyKey, req.ID, req.Error) {
+			return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("idempotencyKey: no write %q is waiting for this agent", req.IdempotencyKey)}
+		}
+		return nil
+	case "state":
+		if req.State != "Ready" && req.State != "Paused" {
+			return &RefusedError{Code: "bad_message", Msg: fmt.Sprintf("state: %q is not a state an agent can choose; use Ready or Paused", req.State)}
+		}
+		if f.opt.Telephony != nil {
+			if err := f.opt.Telephony.SetAgentState(ctx, agentID, req.State, req.Reason); err != nil && !errors.Is(err, ErrNotSupported) {
+				return err
+			}
+		}
+		f.setAgentState(agentID, req.State, req.Reason)
+		return nil
+	default:
+		return &RefusedError{Code: "bad_message", Msg: fmt.Sprintf("type: %q is not a widget message; see docs/widget-protocol.md", msg.Type)}
+	}
+}
+
+// withCall runs fn on the agent's call under the interaction's lock and
+// saves what fn changed with the writes it returns.
+func (f *Flow) withCall(ctx context.Context, agentID, interactionID string, fn func(rec *record) ([]activity.Write, error)) error {
+	if interactionID == "" {
+		return &RefusedError{Code: "bad_message", Msg: "interactionId: is required"}
+	}
+	mu := f.lock(interactionID)
+	mu.Lock()
+	defer mu.Unlock()
+	rec, err := f.load(ctx, interactionID)
+	if err != nil {
+		return err
+	}
+	// An unknown call and another agent's call get the same answer.
+	if rec.Call.InteractionID == "" || rec.Call.AgentID != agentID {
+		return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interactionId: no call %q for this agent", interactionID)}
+	}
+	writes, err := fn(rec)
+	if err != nil {
+		return err
+	}
+	return f.save(ctx, rec, writes)
+}
+
+func (f *Flow) popResult(ctx context.Context, agentID string, req *widgetRequest) error {
+	if f.opt.Metrics != nil && req.Outcome != "" {
+		f.opt.Metrics.PopResults.WithLabelValues(popOutcome(req.Outcome)).Inc()
+		if req.Ms > 0 {
+			f.opt.Metrics.WidgetPopDuration.Observe(req.Ms / 1000)
+		}
+	}
+	cfg := f.engine.Load().Config()
+	return f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
+		rec.Matches = keepListed(cfg, req.Matches, 50)
+		// A single match is the activity's relation unless the agent chose.
+		if len(rec.Matches) != 1 || rec.Selection.Revision > 0 {
+			return nil, nil
+		}
+		sel := rec.Selection
+		m := rec.Matches[0]
+		ref := &activity.RecordRef{Entity: m.Entity, ID: m.ID}
+		if cfg.Entities[m.Entity].Type == config.EntityPerson {
+			sel.Person = ref
+		} else {
+			sel.Organisation = ref
+		}
+		if activity.CheckSelection(cfg, sel) != nil {
+			return nil, nil
+		}
+		sel.Revision = 1
+		rec.Selection = sel
+		return activity.PlanRelate(cfg, &rec.Call, sel).Writes, nil
+	})
+}
+
+func popOutcome(s string) string {
+	switch s {
+	case "record", "search", "new", "none":
+		return s
+	}
+	return "other"
+}
+
+// keepListed keeps matches of listed entities, at most max of them.
+func keepListed(cfg *config.Config, matches []Match, max int) []Match {
+	var out []Match
+	for _, m := range matches {
+		if cfg.Entities[m.Entity] != nil && len(out) < max {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (f *Flow) relate(ctx context.Context, agentID string, req *widgetRequest) error {
+	cfg := f.engine.Load().Config()
+	var plannedCall *record
+	err := f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
+		sel := activity.Selection{Person: req.Person, Organisation: req.Organisation, User: req.User, Revision: rec.Selection.Revision + 1}
+		if err := activity.CheckSelection(cfg, sel); err != nil {
+			return nil, &RefusedError{Code: "bad_selection", Msg: err.Error()}
+		}
+		rec.Selection = sel
+		plannedCall = rec
+		return activity.PlanRelate(cfg, &rec.Call, sel).Writes, nil
+	})
+	if err == nil && plannedCall != nil {
+		f.opt.Notifier.Send(agentID, callMessage(plannedCall))
+	}
+	return err
+}
+
+func (f *Flow) wrap(ctx context.Context, agentID string, req *widgetRequest) error {
+	if strings.TrimSpace(req.WrapCode) == "" {
+		return &RefusedError{Code: "bad_message", Msg: "wrapCode: choose a wrap code"}
+	}
+	rec, err := f.load(ctx, req.InteractionID)
+	if err != nil {
+		return err
+	}
+	if rec.Call.InteractionID == "" || rec.Call.AgentID != agentID {
+		return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interactionId: no call %q for this agent", req.InteractionID)}
+	}
+	if f.opt.Telephony != nil {
+		err := f.opt.Telephony.Wrap(ctx, agentID, req.InteractionID, req.WrapCode, req.Notes)
+		if err == nil || !errors.Is(err, ErrNotSupported) {
+			return err
+		}
+	}
+	// The provider cannot wrap: the widget's wrap is the wrap event.
+	ev := &interaction.Event{
+		ID:      "widget-wrap:" + req.InteractionID,
+		Type:    interaction.CallWrapped,
+		Time:    f.opt.Now(),
+		AgentID: agentID,
+		Interaction: interaction.Interaction{
+			AgentInteractionID: req.InteractionID,
+			CallType:           rec.Call.CallType,
+			Activity:           interaction.Activity{WrapCode: req.WrapCode, Notes: req.Notes},
+		},
+	}
+	ev.Document = map[string]any{}
+	return f.HandleEvent(ctx, ev)
+}

@@ -1,0 +1,117 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/dataverse"
+)
+
+// DataverseExecutor runs writes through the Dataverse Web API client, as
+// the application user (or the agent, when the client impersonates).
+type DataverseExecutor struct {
+	Client *dataverse.Client
+}
+
+// Execute implements Executor.
+func (x DataverseExecutor) Execute(ctx context.Context, _ string, w activity.Write) (string, error) {
+	id, err := x.execute(ctx, w)
+	if err != nil && x.alreadyApplied(ctx, w, err) {
+		// A state change that ran before a crash or a lost answer: the
+		// record is already where the write would put it.
+		return w.RecordID, nil
+	}
+	return id, wrapError(err)
+}
+
+func (x DataverseExecutor) execute(ctx context.Context, w activity.Write) (string, error) {
+	switch w.Op {
+	case activity.OpUpsert:
+		if w.KeyColumn == "" {
+			return "", fmt.Errorf("write %s: upsert without keyColumn", w.IdempotencyKey)
+		}
+		id, _, err := x.Client.Upsert(ctx, w.EntitySet, w.KeyColumn, w.KeyValue, w.Body)
+		return id, err
+	case activity.OpCreate:
+		return x.Client.Create(ctx, w.EntitySet, w.Body)
+	case activity.OpUpdate:
+		ref, err := target(w)
+		if err != nil {
+			return "", err
+		}
+		if err := x.Client.Update(ctx, ref, w.Body); err != nil {
+			return "", err
+		}
+		return ref.ID, nil
+	default:
+		return "", fmt.Errorf("write %s: unknown op %q", w.IdempotencyKey, w.Op)
+	}
+}
+
+// target is the record an update addresses: by id when known, else by the
+// alternate key.
+func target(w activity.Write) (dataverse.Ref, error) {
+	switch {
+	case w.RecordID != "":
+		return dataverse.ByID(w.EntitySet, w.RecordID), nil
+	case w.KeyColumn != "":
+		return dataverse.ByKey(w.EntitySet, w.KeyColumn, w.KeyValue), nil
+	}
+	return dataverse.Ref{}, fmt.Errorf("write %s: update has no record id or key (its create %q has not run?)", w.IdempotencyKey, w.RecordOf)
+}
+
+// alreadyApplied reports whether a refused state-changing update finds its
+// record already in the target state: Dataverse refuses updates of a
+// completed activity, and the wrap that completed it may be the very write
+// being retried.
+func (x DataverseExecutor) alreadyApplied(ctx context.Context, w activity.Write, err error) bool {
+	want, ok := w.Body["statecode"]
+	if w.Op != activity.OpUpdate || !ok || !errors.Is(err, dataverse.ErrBadRequest) {
+		return false
+	}
+	ref, terr := target(w)
+	if terr != nil {
+		return false
+	}
+	rec, rerr := x.Client.RetrieveRef(ctx, ref, "?$select=statecode")
+	if rerr != nil {
+		return false
+	}
+	got, ok := rec["statecode"]
+	return ok && fmt.Sprint(got) == fmt.Sprint(want)
+}
+
+// retryableError adapts the client's errors to the outbox's Retryable.
+type retryableError struct {
+	err *dataverse.Error
+}
+
+func (e retryableError) Error() string { return e.err.Error() }
+func (e retryableError) Unwrap() error { return e.err }
+
+// Retryable is the client's answer, and also true for credential and
+// privilege failures: an operator fixes those (a secret expired, a role
+// was removed) and the activities waiting must then be written, not lost.
+func (e retryableError) Retryable() bool { return e.err.Retryable() || e.needsOperator() }
+
+func (e retryableError) RetryAfterDelay() time.Duration {
+	if e.needsOperator() {
+		return max(e.err.RetryAfter, time.Minute)
+	}
+	return e.err.RetryAfter
+}
+
+func (e retryableError) needsOperator() bool {
+	return errors.Is(e.err, dataverse.ErrUnauthorized) || errors.Is(e.err, dataverse.ErrForbidden)
+}
+
+func wrapError(err error) error {
+	var de *dataverse.Error
+	if errors.As(err, &de) {
+		return retryableError{de}
+	}
+	return err
+}
