@@ -1,0 +1,614 @@
+// widget.js: the CIF widget's page wiring: login, the agent WebSocket, the
+// DOM, and Microsoft.CIFramework. Decisions live in core.mjs (tested with
+// node --test); this file only connects them to the browser.
+//
+// Element ids for browser tests (all in index.html):
+//   #login-form #login-agent #login-pin #login-submit #login-error
+//   #connection-status[data-status=offline|connecting|connected|reconnecting]
+//   #logout  #error-banner #error-text #error-dismiss
+//   #agent (shown once logged in)  #agent-id
+//   #agent-state[data-state=LoggedOut|Paused|Ready|Dialling|OnCall|OnWrap]  #state-toggle
+//   #call-banner[data-state=idle|active|ended][data-interaction-id]
+//     #call-number #call-type #call-state #call-campaign #call-lead #call-timer
+//     #call-dial (shown while a preview is offered: dials the lead)
+//   #pop-outcome[data-outcome=record|search|new|none]
+//   #select-person #select-organisation (option value "entity:id")
+//   #wrap-code #wrap-notes #wrap-submit  #call-ended-note
+//   #cif-status[data-status=waiting|ready|absent]
+
+import * as core from "./core.mjs";
+
+const $ = (id) => document.getElementById(id);
+const SESSION_KEY = "ctibridge.session";
+const POPPED_KEY = "ctibridge.popped";
+
+const pageSettings = (() => {
+  try {
+    return core.readSettings($("ctibridge-settings").textContent);
+  } catch (err) {
+    showError(`The widget's settings are unreadable (${err.message}); using this server's defaults.`);
+    return {};
+  }
+})();
+
+const session = new core.WidgetSession({ popped: loadPopped() });
+let cif = null;
+let cifState = "waiting";
+let cifHandlersAdded = false;
+let clickToActOn = false;
+let lastRecord = null; // {entity, id} of the record the agent last opened
+let ws = null;
+let wsOpened = false;
+let reconnectAttempt = 0;
+let reconnectTimer = null;
+let loggedIn = false;
+let machineQueue = []; // popResult/writeResult waiting for a connection
+let writesChain = Promise.resolve();
+const knownIds = new Map(); // idempotencyKey → record id, for writes' recordOf
+const naming = new Set(); // "entity:id" of records whose names are being looked up
+let wrapPendingRef = "";
+let wrapTimer = null;
+
+const cifReady = core
+  .waitForCIF(window, { initDone: () => window.__ctibridgeCIFInitDone === true })
+  .then(async (lib) => {
+    // A library that never sent CIFInitDone is a v1 library, or one loaded
+    // outside Dynamics: use it only if it answers.
+    if (lib && window.__ctibridgeCIFInitDone !== true && !(await core.confirmCIF(lib))) lib = null;
+    cif = lib;
+    cifState = lib ? "ready" : "absent";
+    renderCIFStatus();
+    if (lib) {
+      configureCIF();
+      loadUserId(lib);
+    }
+    return lib;
+  });
+
+// ---- storage ----
+
+function loadSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+    if (!s || !s.token) return null;
+    if (s.expiresAt && Date.parse(s.expiresAt) <= Date.now()) return null;
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+function loadPopped() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(POPPED_KEY) || "[]");
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+function savePopped() {
+  try {
+    sessionStorage.setItem(POPPED_KEY, JSON.stringify([...session.popped].slice(-50)));
+  } catch {
+    // Storage full or blocked: only a reload would re-pop, and hello guards that too.
+  }
+}
+
+// ---- errors ----
+
+function showError(text) {
+  const banner = $("error-banner");
+  $("error-text").textContent = text;
+  banner.hidden = false;
+}
+
+function clearError() {
+  $("error-banner").hidden = true;
+  $("error-text").textContent = "";
+}
+
+// ---- login ----
+
+async function login(event) {
+  event.preventDefault();
+  const agentId = $("login-agent").value.trim();
+  const pin = $("login-pin").value;
+  const errEl = $("login-error");
+  errEl.textContent = "";
+  if (!agentId) {
+    errEl.textContent = "Enter your agent ID.";
+    $("login-agent").focus();
+    return;
+  }
+  if (!pin) {
+    errEl.textContent = "Enter your PIN.";
+    $("login-pin").focus();
+    return;
+  }
+  const button = $("login-submit");
+  button.disabled = true;
+  button.textContent = "Logging in…";
+  try {
+    let res;
+    try {
+      res = await fetch(core.apiURL(pageSettings.apiBase, "/api/v1/sessions", location.href), {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ agentId, pin }),
+      });
+    } catch {
+      errEl.textContent = core.loginError(0, null);
+      return;
+    }
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    if (!res.ok) {
+      errEl.textContent = core.loginError(res.status, body);
+      $("login-pin").select();
+      return;
+    }
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: body.token, agentId: body.agentId || agentId, expiresAt: body.expiresAt }));
+    $("login-pin").value = "";
+    startSession();
+    $("state-toggle").focus();
+  } finally {
+    button.disabled = false;
+    button.textContent = "Log in";
+  }
+}
+
+function startSession() {
+  const s = loadSession();
+  if (!s) {
+    showLogin("");
+    return;
+  }
+  loggedIn = true;
+  $("login").hidden = true;
+  $("agent").hidden = false;
+  $("logout").hidden = false;
+  $("agent-id").textContent = s.agentId;
+  reconnectAttempt = 0;
+  connect();
+}
+
+function showLogin(message) {
+  loggedIn = false;
+  $("login").hidden = false;
+  $("agent").hidden = true;
+  $("logout").hidden = true;
+  $("login-error").textContent = message || "";
+  setConnection("offline");
+}
+
+function logout(message) {
+  sessionStorage.removeItem(SESSION_KEY);
+  loggedIn = false;
+  clearTimeout(reconnectTimer);
+  if (ws) {
+    const old = ws;
+    ws = null;
+    old.close(1000, "logged out");
+  }
+  machineQueue = [];
+  showLogin(message);
+  $("login-agent").focus();
+}
+
+// ---- connection ----
+
+function setConnection(status) {
+  const el = $("connection-status");
+  el.dataset.status = status;
+  el.textContent = { offline: "Offline", connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…" }[status] || status;
+}
+
+function connect() {
+  clearTimeout(reconnectTimer);
+  const s = loadSession();
+  if (!s) {
+    logout("Your session has expired: log in again.");
+    return;
+  }
+  const urls = core.socketURLs(pageSettings.wsURL, s.token, location.href);
+  setConnection(reconnectAttempt === 0 ? "connecting" : "reconnecting");
+  wsOpened = false;
+  let sock;
+  try {
+    sock = new WebSocket(urls.ws);
+  } catch (err) {
+    showError(`Cannot open the connection to ctibridge: ${err.message}`);
+    scheduleReconnect(urls.http);
+    return;
+  }
+  ws = sock;
+  sock.onopen = () => {
+    if (ws !== sock) return;
+    wsOpened = true;
+    reconnectAttempt = 0;
+    setConnection("connected");
+    const queued = machineQueue;
+    machineQueue = [];
+    for (const m of queued) sock.send(JSON.stringify(m));
+  };
+  sock.onmessage = (ev) => {
+    if (ws !== sock) return;
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      showError("ctibridge sent a message that is not JSON; it was ignored.");
+      return;
+    }
+    handleMessage(msg);
+  };
+  sock.onclose = () => {
+    if (ws !== sock) return;
+    ws = null;
+    if (!loggedIn) return;
+    setConnection("reconnecting");
+    scheduleReconnect(wsOpened ? "" : urls.http);
+  };
+}
+
+// scheduleReconnect waits with back-off; after a connection that never
+// opened it first asks the endpoint over plain HTTP, which answers 401 when
+// the token is no longer valid (the server restarted with a new key, or the
+// session expired), so the agent is sent to the login form instead of
+// retrying for ever.
+async function scheduleReconnect(probeURL) {
+  if (probeURL) {
+    try {
+      const res = await fetch(probeURL, { headers: { Accept: "application/json" } });
+      if (res.status === 401) {
+        logout("Your session has expired: log in again.");
+        return;
+      }
+    } catch {
+      // Server unreachable: keep retrying.
+    }
+  }
+  if (!loggedIn) return;
+  const delay = core.backoffDelay(reconnectAttempt++);
+  reconnectTimer = setTimeout(connect, delay);
+}
+
+// sendMachine sends the widget's own reports (popResult, writeResult),
+// queueing them while disconnected; a refusal of one is only logged.
+function sendMachine(msg, what) {
+  const withRef = session.withRef(msg, what, { quiet: true });
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(withRef));
+  else if (machineQueue.length < 200) machineQueue.push(withRef);
+}
+
+// sendUser sends what the agent asked for, or says plainly why it cannot.
+function sendUser(msg, what) {
+  if (!ws || ws.readyState !== WebSocket.OPEN) {
+    showError(`${what}: not connected to ctibridge. Try again when the status shows Connected.`);
+    return "";
+  }
+  const withRef = session.withRef(msg, what);
+  ws.send(JSON.stringify(withRef));
+  return withRef.ref;
+}
+
+// ---- server messages ----
+
+function handleMessage(msg) {
+  const effects = session.receive(msg);
+  for (const fx of effects) {
+    switch (fx.do) {
+      case "configure":
+        renderWrapCodes();
+        configureCIF();
+        break;
+      case "pop":
+        runPop(fx.interactionId, fx.decision);
+        break;
+      case "writes":
+        runWritesInOrder(fx.interactionId, fx.writes);
+        break;
+      case "error":
+        if (fx.ref && fx.ref === wrapPendingRef) endWrapPending();
+        showError(fx.message);
+        break;
+      case "log":
+        console.warn(`ctibridge refused ${fx.message} (${fx.code})`);
+        break;
+      case "callEnded":
+        endWrapPending();
+        $("wrap-notes").value = "";
+        $("wrap-code").value = "";
+        break;
+    }
+  }
+  if (msg && msg.type === "pop") savePopped();
+  render();
+}
+
+async function runPop(interactionId, decision) {
+  const lib = await cifReady;
+  let result;
+  if (!lib) {
+    result = { outcome: core.Outcome.NONE, matches: [], total: 0, ms: 0, error: "the CIF library is not available: open the widget inside Dynamics 365" };
+  } else {
+    result = await core.executePop(lib, decision, { entities: session.settings.entities });
+  }
+  sendMachine(session.popDone(interactionId, decision, result), `Screen pop result for ${interactionId}`);
+  render();
+}
+
+function runWritesInOrder(interactionId, writes) {
+  writesChain = writesChain.then(async () => {
+    const lib = await cifReady;
+    if (!lib) {
+      for (const w of writes) {
+        sendMachine({ type: "writeResult", idempotencyKey: (w && w.idempotencyKey) || "", error: "the CIF library is not available: open the widget inside Dynamics 365" }, "Write result");
+      }
+      return;
+    }
+    const results = await core.runWrites(lib, writes, { entities: session.settings.entities, knownIds });
+    for (const r of results) {
+      sendMachine(r, "Write result");
+      if (r.error) showError(`CRM write for ${interactionId} failed: ${r.error}`);
+    }
+  });
+}
+
+// ---- CIF ----
+
+function configureCIF() {
+  if (!cif) return;
+  if (!cifHandlersAdded) {
+    cifHandlersAdded = true;
+    cif.addHandler("onclicktoact", onClickToAct);
+    cif.addHandler("onpagenavigate", onPageNavigate);
+  }
+  const want = !!session.settings.clickToDial;
+  if (want !== clickToActOn) {
+    clickToActOn = want;
+    cif.setClickToAct(want).catch((err) => showError(`Click-to-dial could not be ${want ? "enabled" : "disabled"}: ${err.message}`));
+  }
+}
+
+// loadUserId reads the agent's Dynamics user id, which relate sends so the
+// agent becomes the phone call's other party.
+async function loadUserId(lib) {
+  try {
+    const env = core.parseJSONResult(await lib.getEnvironment(), "getEnvironment");
+    if (env && typeof env.userId === "string") session.userId = env.userId;
+  } catch (err) {
+    console.warn("CIF getEnvironment failed; relate goes without the agent's user id", err);
+  }
+}
+
+// nameRecords looks up, once each, the names of records the boxes list by id
+// only (chosen in another tab, or opened before their name could be read).
+function nameRecords() {
+  if (!cif) return;
+  for (const r of session.relations.unnamed()) {
+    const k = `${r.entity}:${r.id}`;
+    if (naming.has(k)) continue;
+    naming.add(k);
+    const col = core.nameColumn(r.entity, session.settings.entities);
+    cif
+      .retrieveRecord(r.entity, r.id, `?$select=${col}`)
+      .then((res) => {
+        const name = core.recordName(core.parseJSONResult(res, "retrieveRecord"), r.entity, session.settings.entities);
+        if (session.relations.rename(r.entity, r.id, name)) render();
+      })
+      .catch(() => {});
+  }
+}
+
+function onClickToAct(data) {
+  let dial;
+  try {
+    dial = core.dialFromClickToAct(data, lastRecord);
+  } catch (err) {
+    showError(`Click-to-dial: ${err.message}`);
+    return Promise.resolve();
+  }
+  if (dial) sendUser(dial, `Dial ${dial.number}`);
+  return Promise.resolve();
+}
+
+async function onPageNavigate(data) {
+  let page;
+  try {
+    page = core.parsePageURL(core.parseJSONResult(data, "onpagenavigate").value);
+  } catch {
+    return;
+  }
+  if (page.pageType !== "entityrecord" || !page.entity || !page.id) return;
+  lastRecord = { entity: page.entity, id: page.id };
+  const call = session.call;
+  if (!call || !session.relations.typeOf(page.entity)) return;
+  const interactionId = call.interactionId;
+  let name = page.id;
+  try {
+    const col = core.nameColumn(page.entity, session.settings.entities);
+    const rec = core.parseJSONResult(await cif.retrieveRecord(page.entity, page.id, `?$select=${col}`), "retrieveRecord");
+    name = core.recordName(rec, page.entity, session.settings.entities) || page.id;
+  } catch {
+    // The record still goes in the box, by id, if its name cannot be read.
+  }
+  if (!session.call || session.call.interactionId !== interactionId) return;
+  if (session.relations.add({ entity: page.entity, id: page.id, name }, "navigate")) render();
+}
+
+// ---- rendering ----
+
+function renderCIFStatus() {
+  const el = $("cif-status");
+  el.dataset.status = cifState;
+  el.textContent = {
+    waiting: "CIF: waiting for Dynamics…",
+    ready: "CIF: connected to Dynamics",
+    absent: "CIF: not inside Dynamics, screen pops are off",
+  }[cifState];
+}
+
+function renderWrapCodes() {
+  const sel = $("wrap-code");
+  const current = sel.value;
+  const codes = session.settings.wrapCodes || [];
+  const wanted = JSON.stringify(codes);
+  if (sel.dataset.codes === wanted) return;
+  sel.dataset.codes = wanted;
+  sel.replaceChildren(new Option("Choose a wrap code", ""));
+  for (const c of codes) sel.add(new Option(c.label ? `${c.label} (${c.code})` : c.code, c.code));
+  sel.value = codes.some((c) => c.code === current) ? current : "";
+}
+
+function renderSelect(sel, type) {
+  const options = session.relations.options(type);
+  const key = JSON.stringify(options.map((o) => [o.value, o.label]));
+  if (sel.dataset.options !== key) {
+    sel.dataset.options = key;
+    sel.replaceChildren(new Option("— none —", ""));
+    for (const o of options) sel.add(new Option(o.label, o.value));
+  }
+  const chosen = options.find((o) => o.selected);
+  sel.value = chosen ? chosen.value : "";
+}
+
+function text(id, value) {
+  $(id).textContent = value;
+}
+
+function render() {
+  const agent = session.agent || {};
+  const state = agent.state || "LoggedOut";
+  const badge = $("agent-state");
+  badge.dataset.state = state;
+  badge.textContent = core.STATE_LABELS[state] || state;
+  const reason = $("agent-reason");
+  reason.hidden = !(state === "Paused" && agent.reason);
+  reason.textContent = agent.reason ? `Reason: ${agent.reason}` : "";
+  const toggle = core.stateToggle(state);
+  const tb = $("state-toggle");
+  tb.textContent = toggle.label;
+  tb.dataset.target = toggle.target;
+  tb.disabled = toggle.disabled;
+
+  const call = session.call;
+  const banner = $("call-banner");
+  if (call) {
+    banner.dataset.state = core.callEnded(call) ? "ended" : "active";
+    banner.dataset.interactionId = call.interactionId;
+    $("call-idle").hidden = true;
+    $("call-details").hidden = false;
+    text("call-number", call.number || "Unknown number");
+    text("call-type", call.callType ? call.callType.charAt(0).toUpperCase() + call.callType.slice(1) : "Call");
+    text("call-state", core.CALL_STATE_LABELS[call.state] || call.state || "");
+    text("call-campaign", [call.campaign, call.queue].filter(Boolean).join(" / ") || "–");
+    text("call-lead", (call.lead && call.lead.name) || "–");
+    text("call-timer", session.callTimer());
+    const dial = core.previewDialMessage(call);
+    $("call-dial").hidden = !dial;
+    if (dial) $("call-dial").textContent = `Dial ${dial.number}`;
+  } else {
+    banner.dataset.state = "idle";
+    delete banner.dataset.interactionId;
+    $("call-idle").hidden = false;
+    $("call-details").hidden = true;
+  }
+
+  const pop = $("pop-outcome");
+  const po = session.popOutcome;
+  pop.dataset.outcome = po ? po.outcome : "";
+  pop.classList.toggle("failed", !!(po && po.error));
+  pop.textContent = po ? po.text : "";
+
+  const ended = $("call-ended-note");
+  if (!call && session.lastEnded) {
+    ended.hidden = false;
+    ended.textContent = `Call ${session.lastEnded.interactionId} wrapped.`;
+  } else {
+    ended.hidden = true;
+  }
+
+  renderSelect($("select-person"), core.EntityType.PERSON);
+  renderSelect($("select-organisation"), core.EntityType.ORGANISATION);
+  $("relate").disabled = !call;
+  $("wrap").disabled = !call || !!wrapPendingRef;
+  renderWrapCodes();
+  nameRecords();
+}
+
+function endWrapPending() {
+  wrapPendingRef = "";
+  clearTimeout(wrapTimer);
+  $("wrap-submit").textContent = "Wrap";
+}
+
+// ---- agent actions ----
+
+function onStateToggle() {
+  const target = $("state-toggle").dataset.target || "Ready";
+  sendUser({ type: "state", state: target, reason: "" }, target === "Paused" ? "Pause" : "Ready");
+}
+
+function onPreviewDial() {
+  const dial = core.previewDialMessage(session.call);
+  if (dial) sendUser(dial, `Dial ${dial.number}`);
+}
+
+function onRelateChange(event) {
+  const sel = event.target;
+  try {
+    if (!session.relations.select(sel.dataset.box, sel.value)) return;
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  if (session.call) sendUser(session.relateMessage(), "Relate");
+}
+
+function onWrap(event) {
+  event.preventDefault();
+  let msg;
+  try {
+    msg = session.wrapMessage($("wrap-code").value, $("wrap-notes").value);
+  } catch (err) {
+    showError(err.message);
+    $("wrap-code").focus();
+    return;
+  }
+  const ref = sendUser(msg, "Wrap");
+  if (!ref) return;
+  wrapPendingRef = ref;
+  $("wrap-submit").textContent = "Wrapping…";
+  // The server answers a wrap with callEnded, or an error naming this ref;
+  // if neither comes the agent can try again.
+  wrapTimer = setTimeout(() => {
+    endWrapPending();
+    render();
+  }, 15000);
+  render();
+}
+
+// ---- start ----
+
+$("login-form").addEventListener("submit", login);
+$("logout").addEventListener("click", () => logout(""));
+$("error-dismiss").addEventListener("click", clearError);
+$("state-toggle").addEventListener("click", onStateToggle);
+$("call-dial").addEventListener("click", onPreviewDial);
+$("select-person").addEventListener("change", onRelateChange);
+$("select-organisation").addEventListener("change", onRelateChange);
+$("wrap-form").addEventListener("submit", onWrap);
+setInterval(() => {
+  if (session.call) text("call-timer", session.callTimer());
+}, 1000);
+
+renderCIFStatus();
+render();
+if (loadSession()) startSession();
+else showLogin("");
