@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ctibridge/ctibridge/internal/demo"
+	"github.com/ctibridge/ctibridge/internal/server"
+)
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	s := server.DefaultSettings()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	envErr := s.Bind(fs, os.Getenv)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ctibridge serve --config CONFIG.json [flags]\n\nEvery flag can also be set by the environment variable in brackets; see docs/deploy.md.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if envErr != nil {
+		fmt.Fprintln(stderr, "ctibridge serve:", envErr)
+		return 2
+	}
+	log := newLogger(s.LogLevel, stderr)
+	srv, err := server.New(ctx, s, log, server.Options{})
+	if err != nil {
+		fmt.Fprintln(stderr, "ctibridge serve:", err)
+		return 1
+	}
+	defer srv.Close()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := srv.Reload(); err != nil {
+				log.Error("config reload", "err", err)
+			}
+		}
+	}()
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "ctibridge serve:", err)
+		return 1
+	}
+	return 0
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080, or any free port when it is taken)")
+	dir := fs.String("dir", "", "keep the demo's config, store and sandbox CRM here (default: a temporary directory removed on exit)")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	d, err := demo.Start(ctx, demo.Options{Listen: *listen, Dir: *dir, Log: newLogger(*logLevel, stderr)})
+	if err != nil {
+		fmt.Fprintln(stderr, "ctibridge demo:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "ctibridge demo running at %s/demo/\n", d.BaseURL)
+	fmt.Fprintf(stdout, "  log in to the widget as agent %s with PIN %s, then place a call with the buttons.\n", demo.Agents[0].ID, demo.Agents[0].PIN)
+	fmt.Fprintf(stdout, "  sandbox CRM Web API: %s/api/data/v9.2/   metrics: %s/metrics\n", d.BaseURL, d.BaseURL)
+	fmt.Fprintln(stdout, "  press Ctrl-C to stop.")
+	if err := d.Serve(ctx); err != nil {
+		fmt.Fprintln(stderr, "ctibridge demo:", err)
+		return 1
+	}
+	return 0
+}

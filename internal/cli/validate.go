@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/ctibridge/ctibridge/internal/config"
+)
+
+func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ctibridge validate CONFIG.json\n\nExits 0 when the config is usable (warnings are printed), 1 with every problem listed otherwise.")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	path := fs.Arg(0)
+	cfg, err := config.Load(path)
+	if err != nil {
+		var cerr *config.Error
+		if errors.As(err, &cerr) {
+			fmt.Fprintf(stderr, "%s: %d problem(s):\n", path, len(cerr.Problems))
+			for _, p := range cerr.Problems {
+				fmt.Fprintf(stderr, "  %s\n", p)
+			}
+			return 1
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
+	}
+	fmt.Fprintf(stdout, "%s: OK (%d screen-pop rule(s) plus default: %t; %d entit(ies))\n",
+		path, len(cfg.ScreenPop.Rules), cfg.ScreenPop.Default != nil, len(cfg.Entities))
+	return 0
+}

@@ -1,0 +1,306 @@
+// Package demo runs ctibridge end to end on localhost with nothing
+// external: the sandbox CRM (seeded), the call simulator and the adapter on
+// one origin, plus a host page that stands in for the Dynamics UI with the
+// widget in its CIF panel.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ctibridge/ctibridge/internal/agent"
+	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/sandbox"
+	"github.com/ctibridge/ctibridge/internal/server"
+	"github.com/ctibridge/ctibridge/internal/telephony"
+	"github.com/ctibridge/ctibridge/web"
+)
+
+//go:embed demo-config.json
+var demoConfig []byte
+
+// Tenant, client id and secret of the demo's application user in the sandbox.
+const (
+	demoTenant       = "demo-tenant"
+	demoClientID     = "ctibridge-demo"
+	demoClientSecret = "demo-secret-not-for-production"
+)
+
+// Agent is a demo agent login.
+type Agent struct {
+	ID  string `json:"id"`
+	PIN string `json:"pin"`
+}
+
+// Agents are created in every demo.
+var Agents = []Agent{{"1001", "1234"}, {"1002", "2345"}}
+
+// Scenario is one demo call button.
+type Scenario struct {
+	ID       string               `json:"id"`
+	Label    string               `json:"label"`
+	CallType interaction.CallType `json:"callType"`
+	// DemoNumber is the sandbox.DemoNumbers key whose number the call uses.
+	DemoNumber string `json:"demoNumber"`
+}
+
+// Scenarios are the demo's call buttons: every call type, and each pop
+// outcome (one record, several, none).
+var Scenarios = []Scenario{
+	{"inbound-single", "Inbound: known contact", interaction.CallInbound, "single-contact"},
+	{"inbound-several", "Inbound: shared landline (3 contacts)", interaction.CallInbound, "several-contacts"},
+	{"inbound-none", "Inbound: unknown caller", interaction.CallInbound, "no-match"},
+	{"outbound-lead", "Outbound: campaign lead", interaction.CallOutbound, "lead-match"},
+	{"preview-single", "Preview: known contact", interaction.CallPreview, "single-contact"},
+	{"preview-none", "Preview: new prospect", interaction.CallPreview, "no-match"},
+	{"manual-account", "Manual: supplier account", interaction.CallManual, "account-match"},
+}
+
+// Options configure a demo.
+type Options struct {
+	// Listen is the address; "" tries 127.0.0.1:8080 then any free port.
+	Listen string
+	// Dir keeps the demo's files (config, store, sandbox); "" uses a new
+	// temporary directory removed at the end.
+	Dir string
+	// ConfigJSON replaces the demo config (tests use it to switch options);
+	// DEMO_ORIGIN in it is replaced by the demo's origin.
+	ConfigJSON []byte
+	// Timing paces simulated calls (default telephony.DemoTiming).
+	Timing *telephony.Timing
+	Log    *slog.Logger
+	// Ready, if set, receives the demo's base URL once it serves.
+	Ready func(baseURL string)
+}
+
+// Demo is a running demo.
+type Demo struct {
+	Server  *server.Server
+	Sandbox *sandbox.Sandbox
+	BaseURL string
+	ln      net.Listener
+	dir     string
+	cleanup bool
+}
+
+// Start builds the demo and opens its listener; Serve runs it.
+func Start(ctx context.Context, opt Options) (*Demo, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	d := &Demo{dir: opt.Dir}
+	if d.dir == "" {
+		dir, err := os.MkdirTemp("", "ctibridge-demo-")
+		if err != nil {
+			return nil, err
+		}
+		d.dir, d.cleanup = dir, true
+	}
+	ln, err := listen(opt.Listen)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.ln = ln
+	d.BaseURL = "http://" + ln.Addr().String()
+
+	cfgJSON := opt.ConfigJSON
+	if cfgJSON == nil {
+		cfgJSON = demoConfig
+	}
+	cfgPath := filepath.Join(d.dir, "config.json")
+	if err := os.WriteFile(cfgPath, bytes.ReplaceAll(cfgJSON, []byte("DEMO_ORIGIN"), []byte(d.BaseURL)), 0o600); err != nil {
+		d.Close()
+		return nil, err
+	}
+
+	d.Sandbox, err = sandbox.Open(ctx, sandbox.Options{
+		Path:         filepath.Join(d.dir, "sandbox.db"),
+		ExtraColumns: []string{"new_wrapcode"},
+		AlternateKey: "new_agentinteractionid",
+		Clients:      map[string]string{demoClientID: demoClientSecret},
+		Seed:         true,
+	})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+
+	settings := server.DefaultSettings()
+	settings.ConfigPath = cfgPath
+	settings.Listen = ln.Addr().String()
+	settings.PublicURL = d.BaseURL
+	settings.StorePath = filepath.Join(d.dir, "ctibridge.db")
+	settings.Telephony = "simulator"
+	settings.OrgURL = d.BaseURL
+	settings.ClientID = demoClientID
+	settings.ClientSecret = demoClientSecret
+	settings.TokenURL = d.BaseURL + "/" + demoTenant + "/oauth2/v2.0/token"
+	settings.SessionKey = randomKey()
+	timing := telephony.DemoTiming()
+	if opt.Timing != nil {
+		timing = *opt.Timing
+	}
+	d.Server, err = server.New(ctx, settings, opt.Log, server.Options{
+		SimulatorOptions: telephony.SimulatorOptions{Numbers: scenarioNumbers(), Timing: timing},
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	for _, a := range Agents {
+		if err := d.Server.Creds.Set(ctx, a.ID, a.PIN, "Demo agent "+a.ID); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	d.routes()
+	return d, nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	if addr != "" {
+		return net.Listen("tcp", addr)
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:8080"); err == nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// scenarioNumbers gives each scenario the number the sandbox seeded for it,
+// as the telephony platform presents it (E.164).
+func scenarioNumbers() telephony.ScenarioNumbers {
+	out := telephony.ScenarioNumbers{}
+	for _, s := range Scenarios {
+		out[s.ID] = []string{sandbox.DemoNumberByKey(s.DemoNumber).E164}
+	}
+	return out
+}
+
+// Serve runs the demo until ctx ends.
+func (d *Demo) Serve(ctx context.Context) error {
+	defer d.Close()
+	return d.Server.Serve(ctx, d.ln)
+}
+
+// Close releases the demo's files and stores.
+func (d *Demo) Close() {
+	if d.Server != nil {
+		d.Server.Close()
+	}
+	if d.Sandbox != nil {
+		d.Sandbox.Close()
+	}
+	if d.cleanup {
+		os.RemoveAll(d.dir)
+	}
+}
+
+func (d *Demo) routes() {
+	sb := d.Sandbox.Handler()
+	d.Server.Handle("/api/data/", sb)
+	d.Server.Handle("/"+demoTenant+"/oauth2/", sb)
+	d.Server.Handle("/_sandbox/", sb)
+	d.Server.Handle("GET /demo/", http.StripPrefix("/demo/", http.FileServerFS(web.DemoFiles)))
+	d.Server.Handle("GET /{$}", http.RedirectHandler("/demo/", http.StatusFound))
+	d.Server.Handle("GET /webresources/Widget/msdyn_ciLibrary.js", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Write(web.CIFLibrary)
+	}))
+	d.Server.Handle("GET /demo/api/settings", http.HandlerFunc(d.serveSettings))
+	d.Server.Handle("POST /demo/api/calls", http.HandlerFunc(d.servePlaceCall))
+	d.Server.Handle("POST /demo/api/calls/{id}/hangup", http.HandlerFunc(d.serveHangup))
+}
+
+func (d *Demo) serveSettings(w http.ResponseWriter, r *http.Request) {
+	cfg := d.Server.Config()
+	settings := d.Server.Flow.WidgetSettings()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"entities":  settings.Entities,
+		"agents":    Agents,
+		"scenarios": Scenarios,
+		"fields": map[string]string{
+			"callDispositionField": cfg.Options.Fields.CallDispositionField,
+			"agentInteractionId":   cfg.Options.Fields.AgentInteractionID,
+		},
+		"options": map[string]bool{
+			"completeActivityRecordOnWrap": cfg.Options.CompleteActivityRecordOnWrap,
+			"createTaskOnPreview":          cfg.Options.CreateTaskOnPreview,
+		},
+	})
+}
+
+type placeCallRequest struct {
+	AgentID  string `json:"agentId"`
+	CallType string `json:"callType"`
+	Scenario string `json:"scenario"`
+}
+
+func (d *Demo) servePlaceCall(w http.ResponseWriter, r *http.Request) {
+	var req placeCallRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		agent.WriteError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+		return
+	}
+	var scenario *Scenario
+	for i := range Scenarios {
+		if Scenarios[i].ID == req.Scenario {
+			scenario = &Scenarios[i]
+		}
+	}
+	if scenario == nil {
+		agent.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("scenario: %q is not a demo scenario", req.Scenario))
+		return
+	}
+	callType := scenario.CallType
+	if req.CallType != "" && req.CallType != string(callType) {
+		agent.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("callType: scenario %s is a %s call", scenario.ID, callType))
+		return
+	}
+	id, err := d.Server.Simulator.PlaceCall(r.Context(), req.AgentID, callType, scenario.ID)
+	if err != nil {
+		agent.WriteError(w, http.StatusConflict, "refused", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"interactionId": id, "callType": string(callType), "scenario": scenario.ID})
+}
+
+func (d *Demo) serveHangup(w http.ResponseWriter, r *http.Request) {
+	if err := d.Server.Simulator.Hangup(r.Context(), r.PathValue("id")); err != nil {
+		status := http.StatusConflict
+		if strings.Contains(err.Error(), "unknown") || errors.Is(err, os.ErrNotExist) {
+			status = http.StatusNotFound
+		}
+		agent.WriteError(w, status, "refused", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "hung up"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,332 @@
+// Package server wires ctibridge together: the store, the call flow, the
+// agent hub, the telephony provider, the outbox and the HTTP endpoints
+// (widget, agent API, event webhook, health and metrics).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/agent"
+	"github.com/ctibridge/ctibridge/internal/callflow"
+	"github.com/ctibridge/ctibridge/internal/config"
+	"github.com/ctibridge/ctibridge/internal/dataverse"
+	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/metrics"
+	"github.com/ctibridge/ctibridge/internal/outbox"
+	"github.com/ctibridge/ctibridge/internal/screenpop"
+	"github.com/ctibridge/ctibridge/internal/store"
+	"github.com/ctibridge/ctibridge/internal/telephony"
+)
+
+// Server is one running ctibridge.
+type Server struct {
+	settings Settings
+	log      *slog.Logger
+
+	DB        *sql.DB
+	Flow      *callflow.Flow
+	Hub       *agent.Hub
+	Creds     *agent.Credentials
+	Signer    *agent.Signer
+	Outbox    *outbox.Outbox
+	Metrics   *metrics.Metrics
+	Provider  telephony.Provider
+	Webhook   *telephony.Webhook   // when the provider is the webhook
+	Simulator *telephony.Simulator // when the provider is the simulator
+	Dataverse *dataverse.Client    // when the server writes activities
+
+	mux      *http.ServeMux
+	sessions *agent.Sessions
+
+	mu     sync.Mutex
+	config *config.Config
+}
+
+// Options are wiring choices that are not settings: what the demo and tests
+// plug in.
+type Options struct {
+	// HTTPClient is used for the Dataverse client (tests, the demo).
+	HTTPClient *http.Client
+	// SimulatorOptions configure the simulator provider.
+	SimulatorOptions telephony.SimulatorOptions
+}
+
+// New builds a server from settings. It does not contact Dynamics: the
+// server starts, and queues activities, while Dynamics is unreachable.
+func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Server, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(s.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config", "problem", w.String())
+	}
+	engine, err := screenpop.New(cfg, s.PhoneRegion)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{settings: s, log: log, config: cfg, mux: http.NewServeMux()}
+
+	srv.DB, err = store.Open(ctx, s.StorePath)
+	if err != nil {
+		return nil, err
+	}
+	srv.Creds = agent.NewCredentials(srv.DB)
+	key := []byte(s.SessionKey)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+		log.Warn("no session key set: agents log in again after a restart (set CTIBRIDGE_SESSION_KEY)")
+	}
+	srv.Signer, err = agent.NewSigner(key, s.SessionTTL, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	wrapCodes, _ := s.ParseWrapCodes()
+	var codes []callflow.WrapCode
+	descriptions := map[string]string{}
+	for _, wc := range wrapCodes {
+		codes = append(codes, callflow.WrapCode{Code: wc.Code, Label: wc.Label})
+		descriptions[wc.Code] = wc.Label
+	}
+
+	var exec outbox.Executor
+	writeMode := "cif"
+	if s.ServerWrites() {
+		writeMode = "server"
+		srv.Dataverse, err = dataverse.New(dataverse.Config{
+			OrgURL: s.OrgURL, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
+			TokenURL: s.TokenURL, HTTPClient: opt.HTTPClient, Logger: log.With("component", "dataverse"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		exec = outbox.DataverseExecutor{Client: srv.Dataverse}
+	}
+
+	var hub *agent.Hub
+	var cifWrites *callflow.WidgetExecutor
+	if exec == nil {
+		cifWrites = callflow.NewWidgetExecutor(srv.DB, func(agentID string, msg any) int { return hub.Send(agentID, msg) })
+		exec = cifWrites
+	}
+	srv.Metrics = metrics.New(srv.outboxDepth, func() float64 { return float64(hub.Connections()) })
+	srv.Outbox = outbox.New(srv.DB, exec, outbox.Options{
+		Concurrency: s.OutboxConcurrency,
+		Log:         log.With("component", "outbox"),
+		Observe: func(w activity.Write, outcome string, err error) {
+			srv.Metrics.CRMWrites.WithLabelValues(string(w.Step), outcome).Inc()
+		},
+	})
+
+	switch s.Telephony {
+	case "webhook":
+		secrets := strings.Split(s.WebhookSecret, ",")
+		var previous [][]byte
+		for _, p := range secrets[1:] {
+			previous = append(previous, []byte(strings.TrimSpace(p)))
+		}
+		srv.Webhook, err = telephony.NewWebhook(telephony.WebhookOptions{
+			Secret: []byte(strings.TrimSpace(secrets[0])), PreviousSecrets: previous, OutboundURL: s.TelephonyActionURL,
+		})
+		if err != nil {
+			return nil, err
+		}
+		srv.Provider = srv.Webhook
+	case "simulator":
+		so := opt.SimulatorOptions
+		if so.WrapCodes == nil {
+			so.WrapCodes = descriptions
+		}
+		if so.Logger == nil {
+			so.Logger = log.With("component", "simulator")
+		}
+		srv.Simulator, err = telephony.NewSimulator(so)
+		if err != nil {
+			return nil, err
+		}
+		srv.Provider = srv.Simulator
+	}
+
+	srv.Flow = callflow.New(callflow.Options{
+		DB: srv.DB, Engine: engine, Outbox: srv.Outbox, Telephony: telephonyAdapter{srv.Provider},
+		Metrics: srv.Metrics, Log: log.With("component", "callflow"), WrapCodes: codes, WriteMode: writeMode,
+		ClickToDial: s.Telephony == "simulator" || s.TelephonyActionURL != "",
+		Notifier:    notifierFunc(func(agentID string, msg any) int { return hub.Send(agentID, msg) }),
+	})
+	hub = agent.NewHub(srv.Flow, log.With("component", "hub"))
+	srv.Hub = hub
+	if cifWrites != nil {
+		srv.Flow.SetWriteResults(cifWrites)
+	}
+	srv.sessions = agent.NewSessions(srv.Creds, srv.Signer, hub, log.With("component", "sessions"))
+	srv.routes()
+	log.Info("ctibridge ready", "telephony", s.Telephony, "writes", writeMode, "config", s.ConfigPath,
+		"rules", len(cfg.ScreenPop.Rules), "entities", len(cfg.Entities))
+	return srv, nil
+}
+
+type notifierFunc func(agentID string, msg any) int
+
+func (f notifierFunc) Send(agentID string, msg any) int { return f(agentID, msg) }
+
+func (srv *Server) outboxDepth() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := srv.Outbox.Depth(ctx)
+	if err != nil {
+		return -1
+	}
+	return float64(n)
+}
+
+// Handle adds a route to the server's mux (the demo mounts its pages and
+// the sandbox this way).
+func (srv *Server) Handle(pattern string, h http.Handler) { srv.mux.Handle(pattern, h) }
+
+// Handler is the server's HTTP handler.
+func (srv *Server) Handler() http.Handler { return srv.mux }
+
+// Config returns the config in use.
+func (srv *Server) Config() *config.Config {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.config
+}
+
+// Reload loads the config file again. An invalid config is refused and the
+// last good one stays in use.
+func (srv *Server) Reload() error {
+	cfg, err := config.Load(srv.settings.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("config reload refused, keeping the config in use: %w", err)
+	}
+	engine, err := screenpop.New(cfg, srv.settings.PhoneRegion)
+	if err != nil {
+		return fmt.Errorf("config reload refused, keeping the config in use: %w", err)
+	}
+	srv.mu.Lock()
+	srv.config = cfg
+	srv.mu.Unlock()
+	srv.Flow.SetEngine(engine)
+	for _, w := range cfg.Warnings {
+		srv.log.Warn("config", "problem", w.String())
+	}
+	srv.log.Info("config reloaded", "rules", len(cfg.ScreenPop.Rules), "entities", len(cfg.Entities))
+	return nil
+}
+
+// Run serves on the settings' listen address until ctx ends, with the
+// outbox and the telephony provider running beside it.
+func (srv *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", srv.settings.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", srv.settings.Listen, err)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); srv.Outbox.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Provider.Run(ctx, sink{srv.Flow}); err != nil {
+			srv.log.Error("telephony provider stopped", "provider", srv.Provider.Name(), "err", err)
+		}
+	}()
+	// Accept HTTP only once the provider takes events, so the first events
+	// after a (re)start are not refused as "not running".
+	if running, ok := srv.Provider.(interface{ Running() bool }); ok {
+		for i := 0; i < 500 && !running.Running(); i++ {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	hs := &http.Server{
+		Handler:           srv.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	srv.log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		cancel()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelShutdown()
+	hs.Shutdown(shutdown)
+	wg.Wait()
+	return nil
+}
+
+// Close releases the store.
+func (srv *Server) Close() error { return srv.DB.Close() }
+
+// sink adapts the flow to the telephony provider's Sink, telling the
+// webhook which refusals are the sender's fault and which are temporary.
+type sink struct{ flow *callflow.Flow }
+
+func (s sink) HandleEvent(ctx context.Context, ev *interaction.Event) error {
+	err := s.flow.HandleEvent(ctx, ev)
+	var refused *callflow.RefusedError
+	if err == nil || errors.As(err, &refused) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", telephony.ErrUnavailable, err)
+}
+
+func (s sink) HandleAgentState(_ context.Context, change telephony.AgentStateChange) error {
+	s.flow.SetAgentState(change.AgentID, string(change.State), change.Reason)
+	return nil
+}
+
+// telephonyAdapter gives the flow the provider's commands.
+type telephonyAdapter struct{ p telephony.Provider }
+
+func (t telephonyAdapter) Dial(ctx context.Context, agentID, number string) (string, error) {
+	id, err := t.p.Dial(ctx, agentID, number)
+	return id, mapNotSupported(err)
+}
+
+func (t telephonyAdapter) Wrap(ctx context.Context, agentID, interactionID, wrapCode, notes string) error {
+	return mapNotSupported(t.p.Wrap(ctx, agentID, interactionID, wrapCode, notes))
+}
+
+func (t telephonyAdapter) SetAgentState(ctx context.Context, agentID, state, reason string) error {
+	st, err := telephony.ParseAgentState(state)
+	if err != nil {
+		return err
+	}
+	return mapNotSupported(t.p.SetAgentState(ctx, agentID, st, reason))
+}
+
+func mapNotSupported(err error) error {
+	if errors.Is(err, telephony.ErrNotSupported) {
+		return fmt.Errorf("%w: %v", callflow.ErrNotSupported, err)
+	}
+	return err
+}

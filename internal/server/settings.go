@@ -1,0 +1,213 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Settings are the runtime settings of "ctibridge serve", from flags and
+// CTIBRIDGE_* environment variables (a flag given on the command line wins).
+type Settings struct {
+	ConfigPath  string
+	Listen      string
+	PublicURL   string
+	StorePath   string
+	PhoneRegion string
+	LogLevel    string
+
+	// Dynamics / Dataverse. With OrgURL, ClientID and ClientSecret set the
+	// server writes activities itself; otherwise the agents' widgets write
+	// them through CIF.
+	OrgURL       string
+	TenantID     string
+	ClientID     string
+	ClientSecret string
+	TokenURL     string // overrides the Entra ID token endpoint
+	// ImpersonateAgents writes activities as the agent (CallerObjectId) when
+	// the widget reports the agent's Entra object id.
+	ImpersonateAgents bool
+
+	// Telephony: "webhook" (the platform POSTs signed events) or "simulator".
+	Telephony          string
+	WebhookSecret      string // comma-separated: the first signs, all verify
+	TelephonyActionURL string // where the webhook provider sends dial/state/wrap
+
+	// SessionKey signs agent session tokens; empty = random per process
+	// (agents log in again after a restart).
+	SessionKey string
+	SessionTTL time.Duration
+	// WrapCodes for the widget's picker: "code=Label,code=Label".
+	WrapCodes string
+	// OutboxConcurrency is how many calls' CRM writes run at once.
+	OutboxConcurrency int
+}
+
+// setting is one flag with its environment variable.
+type setting struct {
+	flag, env, usage string
+	str              *string
+	dur              *time.Duration
+	boolean          *bool
+	integer          *int
+}
+
+func (s *Settings) table() []setting {
+	return []setting{
+		{flag: "config", env: "CTIBRIDGE_CONFIG", usage: "the ipSCAPE-format config JSON (required)", str: &s.ConfigPath},
+		{flag: "listen", env: "CTIBRIDGE_LISTEN", usage: "address to listen on", str: &s.Listen},
+		{flag: "public-url", env: "CTIBRIDGE_PUBLIC_URL", usage: "the URL agents' browsers reach ctibridge at (the CIF Channel URL without /widget)", str: &s.PublicURL},
+		{flag: "store", env: "CTIBRIDGE_STORE", usage: "SQLite database file (calls, outbox, agents)", str: &s.StorePath},
+		{flag: "phone-region", env: "CTIBRIDGE_PHONE_REGION", usage: "region for phone numbers without a country code, when the config sets no phoneRegion", str: &s.PhoneRegion},
+		{flag: "log-level", env: "CTIBRIDGE_LOG_LEVEL", usage: "debug, info, warn or error", str: &s.LogLevel},
+		{flag: "dynamics-url", env: "CTIBRIDGE_DYNAMICS_URL", usage: "Dynamics org URL, e.g. https://contoso.crm6.dynamics.com", str: &s.OrgURL},
+		{flag: "tenant-id", env: "CTIBRIDGE_TENANT_ID", usage: "Entra ID tenant id", str: &s.TenantID},
+		{flag: "client-id", env: "CTIBRIDGE_CLIENT_ID", usage: "Entra ID application (client) id of the application user", str: &s.ClientID},
+		{flag: "client-secret", env: "CTIBRIDGE_CLIENT_SECRET", usage: "its client secret (prefer the environment variable)", str: &s.ClientSecret},
+		{flag: "token-url", env: "CTIBRIDGE_TOKEN_URL", usage: "override the Entra ID token endpoint", str: &s.TokenURL},
+		{flag: "impersonate-agents", env: "CTIBRIDGE_IMPERSONATE_AGENTS", usage: "write activities as the agent (CallerObjectId)", boolean: &s.ImpersonateAgents},
+		{flag: "telephony", env: "CTIBRIDGE_TELEPHONY", usage: "telephony provider: webhook or simulator", str: &s.Telephony},
+		{flag: "webhook-secret", env: "CTIBRIDGE_WEBHOOK_SECRET", usage: "HMAC secret(s) of the event webhook, comma-separated for rotation (prefer the environment variable)", str: &s.WebhookSecret},
+		{flag: "telephony-action-url", env: "CTIBRIDGE_TELEPHONY_ACTION_URL", usage: "where the webhook provider POSTs click-to-dial, state and wrap commands", str: &s.TelephonyActionURL},
+		{flag: "session-key", env: "CTIBRIDGE_SESSION_KEY", usage: "key (32+ bytes) signing agent sessions; random per process when empty", str: &s.SessionKey},
+		{flag: "session-ttl", env: "CTIBRIDGE_SESSION_TTL", usage: "how long an agent session lasts", dur: &s.SessionTTL},
+		{flag: "wrap-codes", env: "CTIBRIDGE_WRAP_CODES", usage: "wrap codes of the widget's picker: code=Label,code=Label", str: &s.WrapCodes},
+		{flag: "outbox-concurrency", env: "CTIBRIDGE_OUTBOX_CONCURRENCY", usage: "calls whose CRM writes run at once", integer: &s.OutboxConcurrency},
+	}
+}
+
+// DefaultSettings are the defaults before flags and environment.
+func DefaultSettings() Settings {
+	return Settings{
+		Listen: "127.0.0.1:8080", StorePath: "ctibridge.db", PhoneRegion: "AU", LogLevel: "info",
+		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 8,
+		WrapCodes: "1=Sale,2=No sale,3=Call back,4=Wrong number,5=Not interested",
+	}
+}
+
+// Bind registers the settings' flags on fs with their defaults taken from
+// the environment.
+func (s *Settings) Bind(fs *flag.FlagSet, getenv func(string) string) error {
+	var errs []error
+	for _, st := range s.table() {
+		env := getenv(st.env)
+		usage := st.usage + " ($" + st.env + ")"
+		switch {
+		case st.str != nil:
+			if env != "" {
+				*st.str = env
+			}
+			fs.StringVar(st.str, st.flag, *st.str, usage)
+		case st.dur != nil:
+			if env != "" {
+				d, err := time.ParseDuration(env)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 12h", st.env, env))
+				} else {
+					*st.dur = d
+				}
+			}
+			fs.DurationVar(st.dur, st.flag, *st.dur, usage)
+		case st.boolean != nil:
+			if env != "" {
+				*st.boolean = env == "1" || strings.EqualFold(env, "true")
+			}
+			fs.BoolVar(st.boolean, st.flag, *st.boolean, usage)
+		case st.integer != nil:
+			if env != "" {
+				var n int
+				if _, err := fmt.Sscan(env, &n); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %q is not a number", st.env, env))
+				} else {
+					*st.integer = n
+				}
+			}
+			fs.IntVar(st.integer, st.flag, *st.integer, usage)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ServerWrites reports whether the server writes activities itself through
+// the Dataverse client (credentials configured) rather than the widgets
+// through CIF.
+func (s *Settings) ServerWrites() bool {
+	return s.OrgURL != "" && s.ClientID != "" && s.ClientSecret != ""
+}
+
+// Validate checks the settings together and names every bad one.
+func (s *Settings) Validate() error {
+	var errs []error
+	if s.ConfigPath == "" {
+		errs = append(errs, errors.New("--config (CTIBRIDGE_CONFIG): is required"))
+	}
+	if s.Listen == "" {
+		errs = append(errs, errors.New("--listen (CTIBRIDGE_LISTEN): is required"))
+	}
+	if s.PublicURL != "" {
+		if u, err := url.Parse(s.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--public-url (CTIBRIDGE_PUBLIC_URL): %q is not an http(s) URL", s.PublicURL))
+		}
+	}
+	if s.OrgURL != "" {
+		if u, err := url.Parse(s.OrgURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--dynamics-url (CTIBRIDGE_DYNAMICS_URL): %q is not a URL such as https://contoso.crm.dynamics.com", s.OrgURL))
+		}
+		if (s.ClientID == "") != (s.ClientSecret == "") {
+			errs = append(errs, errors.New("--client-id and --client-secret: set both, or neither to let the widgets write through CIF"))
+		}
+		if s.ClientID != "" && s.TenantID == "" && s.TokenURL == "" {
+			errs = append(errs, errors.New("--tenant-id (CTIBRIDGE_TENANT_ID): is required with --client-id"))
+		}
+	}
+	switch s.Telephony {
+	case "webhook":
+		if s.WebhookSecret == "" {
+			errs = append(errs, errors.New("--webhook-secret (CTIBRIDGE_WEBHOOK_SECRET): is required with --telephony webhook; use 32+ random bytes"))
+		}
+	case "simulator":
+	default:
+		errs = append(errs, fmt.Errorf("--telephony (CTIBRIDGE_TELEPHONY): %q is not a provider; use webhook or simulator", s.Telephony))
+	}
+	if s.SessionKey != "" && len(s.SessionKey) < 32 {
+		errs = append(errs, errors.New("--session-key (CTIBRIDGE_SESSION_KEY): must be at least 32 bytes"))
+	}
+	if s.SessionTTL <= 0 {
+		errs = append(errs, errors.New("--session-ttl (CTIBRIDGE_SESSION_TTL): must be positive"))
+	}
+	if _, err := s.ParseWrapCodes(); err != nil {
+		errs = append(errs, err)
+	}
+	switch s.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level (CTIBRIDGE_LOG_LEVEL): %q; use debug, info, warn or error", s.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// WrapCode is one entry of the widget's wrap-code picker.
+type WrapCode struct{ Code, Label string }
+
+// ParseWrapCodes reads "code=Label,code=Label".
+func (s *Settings) ParseWrapCodes() ([]WrapCode, error) {
+	var out []WrapCode
+	if strings.TrimSpace(s.WrapCodes) == "" {
+		return nil, nil
+	}
+	for i, item := range strings.Split(s.WrapCodes, ",") {
+		code, label, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || strings.TrimSpace(code) == "" || strings.TrimSpace(label) == "" {
+			return nil, fmt.Errorf("--wrap-codes (CTIBRIDGE_WRAP_CODES): item %d %q is not code=Label", i+1, item)
+		}
+		out = append(out, WrapCode{Code: strings.TrimSpace(code), Label: strings.TrimSpace(label)})
+	}
+	return out, nil
+}
+
+// Getenv is os.Getenv, for Bind.
+var Getenv = os.Getenv
