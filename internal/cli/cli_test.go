@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestValidateAcceptsEveryReferenceExample(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/reference/*.json")
+	files = append(files, "../../testdata/sample.json")
+	if len(files) < 5 {
+		t.Fatalf("found only %d reference files", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			code, stdout, stderr := run("validate", f)
+			if code != 0 || !strings.Contains(stdout, "OK") {
+				t.Fatalf("validate %s = %d\n%s%s", f, code, stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestValidateListsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(path, []byte(`{"screenPop": {"default": {"entity": "contact", "query": "?$filter=telephone1 eq '{{x}}'", "map": []},
+		"rules": [{"callType": ["fax"], "entity": "contact", "query": "?$select=fullname", "map": []}]}}`), 0o600)
+	code, _, stderr := run("validate", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"screenPop.default", "{{x}}", "screenPop.rules[0].callType[0]", "fax"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	if code, _, _ := run("validate"); code != 2 {
+		t.Fatalf("validate with no file: exit %d, want 2", code)
+	}
+	if code, _, _ := run("no-such-command"); code != 2 {
+		t.Fatalf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func TestPopPrintsTheDecisionAndTheWrites(t *testing.T) {
+	code, stdout, stderr := run("pop", "--config", "../../testdata/sample.json",
+		"--event", "testdata/inbound-alerting.json", "--event", "testdata/inbound-started.json", "--event", "testdata/inbound-wrapped.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var out struct {
+		ScreenPop struct {
+			Rule, Entity, LookupQuery string
+		}
+		Writes []struct {
+			Op, EntitySet, Step, KeyValue string
+			Body                          map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	if out.ScreenPop.Rule != "screenPop.rules[1]" || out.ScreenPop.Entity != "contact" || !strings.Contains(out.ScreenPop.LookupQuery, "%2802%29%209999%200000") {
+		t.Fatalf("screen pop = %+v", out.ScreenPop)
+	}
+	if len(out.Writes) != 2 || out.Writes[0].Op != "upsert" || out.Writes[0].KeyValue != "IX-100" || out.Writes[1].Step != "wrap" {
+		t.Fatalf("writes = %+v, want the upsert then the wrap", out.Writes)
+	}
+	if out.Writes[1].Body["new_wrapcode"] != "1" || out.Writes[1].Body["statecode"] != float64(1) || out.Writes[1].Body["statuscode"] != float64(4) {
+		t.Fatalf("wrap body = %v, want wrap code 1 and completed as Received", out.Writes[1].Body)
+	}
+}
+
+func TestPopNamesTheBadEventField(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ev.json")
+	os.WriteFile(path, []byte(`{"id":"e","type":"callStarted","agentId":"1","interaction":{"agentInteractionId":"IX","callType":"fax"}}`), 0o600)
+	code, _, stderr := run("pop", "--config", "../../testdata/sample.json", "--event", path)
+	if code != 1 || !strings.Contains(stderr, "interaction.callType") {
+		t.Fatalf("exit %d, stderr %q; want 1 naming interaction.callType", code, stderr)
+	}
+}
