@@ -269,6 +269,16 @@ func (f *Flow) popResult(ctx context.Context, agentID string, req *widgetRequest
 	})
 }
 
+// wrapLabel is the picker's label for a wrap code, its description.
+func (f *Flow) wrapLabel(code string) string {
+	for _, wc := range f.opt.WrapCodes {
+		if wc.Code == code {
+			return wc.Label
+		}
+	}
+	return ""
+}
+
 func popOutcome(s string) string {
 	switch s {
 	case "record", "search", "new", "none":
@@ -332,7 +342,7 @@ func (f *Flow) wrap(ctx context.Context, agentID string, req *widgetRequest) err
 		Interaction: interaction.Interaction{
 			AgentInteractionID: req.InteractionID,
 			CallType:           rec.Call.CallType,
-			Activity:           interaction.Activity{WrapCode: req.WrapCode, Notes: req.Notes},
+			Activity:           interaction.Activity{WrapCode: req.WrapCode, WrapDescription: f.wrapLabel(req.WrapCode), Notes: req.Notes},
 		},
 	}
 	ev.Document = map[string]any{}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,26 @@ type harness struct {
 	url      string
 	stop     context.CancelFunc
 	done     chan struct{}
+	// logs receives the server's info-level JSON log, as production writes it.
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newHarness(t *testing.T, configPath string) *harness {
@@ -59,7 +80,7 @@ func newHarness(t *testing.T, configPath string) *harness {
 	s.OrgURL = crm.URL
 	s.ClientID, s.ClientSecret = clientID, clientSecret
 	s.TokenURL = crm.URL + "/test-tenant/oauth2/v2.0/token"
-	h := &harness{t: t, sandbox: sb, crmURL: crm.URL, settings: s}
+	h := &harness{t: t, sandbox: sb, crmURL: crm.URL, settings: s, logs: &syncBuffer{}}
 	h.start()
 	t.Cleanup(h.shutdown)
 	return h
@@ -68,10 +89,11 @@ func newHarness(t *testing.T, configPath string) *harness {
 // start runs a server on the harness's settings (again, after a restart).
 func (h *harness) start() {
 	h.t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var out io.Writer = h.logs
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		out = io.MultiWriter(h.logs, os.Stderr)
 	}
+	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := server.New(context.Background(), h.settings, log, server.Options{})
 	if err != nil {
 		h.t.Fatal(err)

@@ -104,6 +104,15 @@ func TestInboundCallPopsAndWritesOneCompletedActivity(t *testing.T) {
 	if c["_regardingobjectid_value"] != one.ID {
 		t.Fatalf("regarding = %v, want the popped contact %s", c["_regardingobjectid_value"], one.ID)
 	}
+	logs := h.logs.String()
+	for _, secret := range []string{"99990000", "9999 0000", clientSecret, webhookSecret, sessionKey} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("info-level log contains %q:\n%s", secret, logs)
+		}
+	}
+	if !strings.Contains(logs, "ctibridge ready") {
+		t.Fatalf("log does not look like the server's: %s", logs)
+	}
 }
 
 func TestWidgetReconnectingMidCallGetsTheCallBack(t *testing.T) {
