@@ -219,8 +219,8 @@ func TestLoadReadsEveryReferenceBlockUnchanged(t *testing.T) {
 						JSONPath:     "screenPop.rules[1]",
 						CallTypes:    []string{"inbound"},
 						Entity:       "contact",
-						Query:        "?$select=fullname,telephone1,mobilephone&$filter=telephone1 eq '{{caller}}' or mobilephone eq '{{caller}}'",
-						Map:          []string{"caller phone local interaction.activity.customerCli"},
+						Query:        "?$select=fullname,telephone1,mobilephone&$filter=telephone1 eq '{{telephone1}}' or mobilephone eq '{{telephone1}}'",
+						Map:          []string{"telephone1 phone local interaction.activity.customerCli"},
 						AddNewRecord: true,
 					},
 					{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/activity"
@@ -19,6 +20,15 @@ type DataverseExecutor struct {
 // Execute implements Executor.
 func (x DataverseExecutor) Execute(ctx context.Context, _ string, w activity.Write) (string, error) {
 	id, err := x.execute(ctx, w)
+	if err != nil && w.Op != activity.OpUpdate && refusedBinding(err) {
+		if bare, stripped := withoutRelations(w); stripped {
+			// A related record that Dataverse refuses (deleted since the
+			// pop, an agent user unknown to this environment) must not cost
+			// the activity itself: create it unrelated, and the agent can
+			// still relate it from the widget.
+			id, err = x.execute(ctx, bare)
+		}
+	}
 	if err != nil && x.alreadyApplied(ctx, w, err) {
 		// A state change that ran before a crash or a lost answer: the
 		// record is already where the write would put it.
@@ -49,6 +59,27 @@ func (x DataverseExecutor) execute(ctx context.Context, w activity.Write) (strin
 	default:
 		return "", fmt.Errorf("write %s: unknown op %q", w.IdempotencyKey, w.Op)
 	}
+}
+
+// refusedBinding reports a 400 or 404 answer, what Dataverse gives for a
+// lookup or party bound to a record it cannot find or accept.
+func refusedBinding(err error) bool {
+	return errors.Is(err, dataverse.ErrBadRequest) || errors.Is(err, dataverse.ErrNotFound)
+}
+
+// withoutRelations returns w without its lookups and activity parties.
+func withoutRelations(w activity.Write) (activity.Write, bool) {
+	body := make(map[string]any, len(w.Body))
+	stripped := false
+	for k, v := range w.Body {
+		if strings.HasSuffix(k, "@odata.bind") || strings.HasSuffix(k, "_activity_parties") {
+			stripped = true
+			continue
+		}
+		body[k] = v
+	}
+	w.Body = body
+	return w, stripped
 }
 
 // target is the record an update addresses: by id when known, else by the

@@ -265,3 +265,25 @@ func TestRelateRefusesAnUnlistedEntity(t *testing.T) {
 		t.Fatalf("reply = %v, want bad_selection naming systemuser", reply)
 	}
 }
+
+func TestAnActivityIsCreatedEvenWhenItsRelatedRecordIsGone(t *testing.T) {
+	h := newHarness(t, sampleConfig)
+	w := h.connect(h.login())
+	w.next("hello")
+	h.send(event("ev-1", "callAlerting", "IX-L1", "inbound", ""))
+	w.next("pop")
+	// A contact that matched the pop but no longer exists in the CRM.
+	w.send(`{"type":"popResult","interactionId":"IX-L1","outcome":"record","matches":[{"entity":"contact","id":"6f9619ff-8b86-d011-b42d-00cf4fc964ff"}]}`)
+	waitFor(t, "the selection to be stored", func() bool {
+		var data string
+		h.srv.DB.QueryRow(`SELECT data FROM calls WHERE interaction_id = 'IX-L1'`).Scan(&data)
+		return strings.Contains(data, "6f9619ff")
+	})
+	h.send(event("ev-2", "callStarted", "IX-L1", "inbound", ""))
+	h.send(event("ev-3", "callWrapped", "IX-L1", "inbound", `"wrapCode":"1"`))
+	waitFor(t, "the outbox to drain", func() bool { return h.outboxDepth() == 0 })
+	calls := h.phonecalls("IX-L1")
+	if len(calls) != 1 || fmt.Sprint(calls[0]["statecode"]) != "1" || calls[0]["_regardingobjectid_value"] != nil {
+		t.Fatalf("phone calls = %v, want one completed, unrelated activity", calls)
+	}
+}
