@@ -287,3 +287,35 @@ func TestAnActivityIsCreatedEvenWhenItsRelatedRecordIsGone(t *testing.T) {
 		t.Fatalf("phone calls = %v, want one completed, unrelated activity", calls)
 	}
 }
+
+func TestWithoutServerCredentialsTheWidgetWritesThroughCIF(t *testing.T) {
+	h := newHarness(t, sampleConfig)
+	h.shutdown()
+	h.settings.OrgURL, h.settings.ClientID, h.settings.ClientSecret = "", "", ""
+	h.start()
+
+	w := h.connect(h.login())
+	hello := w.next("hello")
+	if mode := hello["settings"].(map[string]any)["writeMode"]; mode != "cif" {
+		t.Fatalf("writeMode = %v, want cif", mode)
+	}
+	h.send(event("ev-1", "callStarted", "IX-M1", "inbound", ""))
+	msg := w.next("writes")
+	writes := msg["writes"].([]any)
+	first := writes[0].(map[string]any)
+	if first["op"] != "upsert" || first["entitySet"] != "phonecalls" || first["keyValue"] != "IX-M1" {
+		t.Fatalf("write sent to the widget = %v", first)
+	}
+	// Nobody else's write can be answered, and an answer ends the write.
+	w.send(`{"type":"writeResult","idempotencyKey":"IX-OTHER/create-activity","id":"x"}`)
+	if reply := w.next("error"); reply["code"] != "not_found" {
+		t.Fatalf("reply to a stray writeResult = %v", reply)
+	}
+	w.send(fmt.Sprintf(`{"type":"writeResult","idempotencyKey":%q,"id":"6f9619ff-8b86-d011-b42d-00cf4fc964ff"}`, first["idempotencyKey"]))
+	waitFor(t, "the write to be marked done", func() bool { return h.outboxDepth() == 0 })
+	var recordID string
+	h.srv.DB.QueryRow(`SELECT record_id FROM outbox WHERE interaction_id = 'IX-M1'`).Scan(&recordID)
+	if recordID != "6f9619ff-8b86-d011-b42d-00cf4fc964ff" {
+		t.Fatalf("record id = %q, want the one the widget reported", recordID)
+	}
+}
