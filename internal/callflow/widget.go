@@ -13,6 +13,7 @@ import (
 	"github.com/ctibridge/ctibridge/internal/agent"
 	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/phone"
 )
 
 // CallView is the call as the widget shows it.
@@ -191,7 +192,13 @@ func (f *Flow) HandleWidgetMessage(ctx context.Context, agentID string, msg agen
 		if f.opt.Telephony == nil {
 			return &RefusedError{Code: "not_supported", Msg: "dial: click-to-dial is not available with this telephony provider"}
 		}
-		_, err := f.opt.Telephony.Dial(ctx, agentID, req.Number)
+		// CIF hands over the number as the CRM holds it ("(02) 9999 0000");
+		// the platform dials E.164.
+		number := f.engine.Load().Phones().Format(req.Number, phone.FormatE164)
+		if number == "" {
+			return &RefusedError{Code: "bad_message", Msg: fmt.Sprintf("number: %q has no digits to dial", req.Number)}
+		}
+		_, err := f.opt.Telephony.Dial(ctx, agentID, number)
 		return err
 	case "writeResult":
 		if f.writeResults == nil || !f.writeResults.Resolve(agentID, req.IdempotencyKey, req.ID, req.Error) {

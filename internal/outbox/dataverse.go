@@ -20,6 +20,13 @@ type DataverseExecutor struct {
 // Execute implements Executor.
 func (x DataverseExecutor) Execute(ctx context.Context, _ string, w activity.Write) (string, error) {
 	id, err := x.execute(ctx, w)
+	if err != nil && w.Op == activity.OpUpdate && w.Step == activity.StepRelate && refusedBinding(err) {
+		if bare, stripped := withoutParties(w); stripped {
+			// A party Dataverse refuses (an agent user unknown to this
+			// environment) must not cost the agent's choice of regarding.
+			id, err = x.execute(ctx, bare)
+		}
+	}
 	if err != nil && w.Op != activity.OpUpdate && refusedBinding(err) {
 		if bare, stripped := withoutRelations(w); stripped {
 			// A related record that Dataverse refuses (deleted since the
@@ -69,15 +76,26 @@ func refusedBinding(err error) bool {
 
 // withoutRelations returns w without its lookups and activity parties.
 func withoutRelations(w activity.Write) (activity.Write, bool) {
+	return without(w, func(k string) bool {
+		return strings.HasSuffix(k, "@odata.bind") || strings.HasSuffix(k, "_activity_parties")
+	})
+}
+
+// withoutParties returns w without its activity parties.
+func withoutParties(w activity.Write) (activity.Write, bool) {
+	return without(w, func(k string) bool { return strings.HasSuffix(k, "_activity_parties") })
+}
+
+// without returns w with the body keys drop matches removed, and whether
+// any was.
+func without(w activity.Write, drop func(key string) bool) (activity.Write, bool) {
 	body := make(map[string]any, len(w.Body))
-	stripped := false
 	for k, v := range w.Body {
-		if strings.HasSuffix(k, "@odata.bind") || strings.HasSuffix(k, "_activity_parties") {
-			stripped = true
-			continue
+		if !drop(k) {
+			body[k] = v
 		}
-		body[k] = v
 	}
+	stripped := len(body) < len(w.Body)
 	w.Body = body
 	return w, stripped
 }

@@ -100,6 +100,9 @@ func New(cfg *config.Config, defaultRegion string) (*Engine, error) {
 	return &Engine{cfg: cfg, phones: phones}, nil
 }
 
+// Phones returns the engine's phone formatter (the config's region).
+func (e *Engine) Phones() *phone.Formatter { return e.phones }
+
 // Config returns the config the engine decides with.
 func (e *Engine) Config() *config.Config { return e.cfg }
 

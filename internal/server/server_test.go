@@ -319,3 +319,23 @@ func TestWithoutServerCredentialsTheWidgetWritesThroughCIF(t *testing.T) {
 		t.Fatalf("record id = %q, want the one the widget reported", recordID)
 	}
 }
+
+func TestTheAgentsChoiceIsKeptWhenTheirCRMUserIsUnknown(t *testing.T) {
+	h := newHarness(t, sampleConfig)
+	w := h.connect(h.login())
+	w.next("hello")
+	h.send(event("ev-1", "callStarted", "IX-N1", "inbound", ""))
+	w.next("pop")
+	waitFor(t, "the activity", func() bool { return len(h.phonecalls("IX-N1")) == 1 })
+	person := sandbox.DemoNumberByKey("several-contacts").Records[1]
+	w.send(fmt.Sprintf(`{"type":"relate","interactionId":"IX-N1","person":{"entity":"contact","id":%q},"user":"{6f9619ff-8b86-d011-b42d-00cf4fc964ff}"}`, person.ID))
+	waitFor(t, "the relation", func() bool {
+		calls := h.phonecalls("IX-N1")
+		return len(calls) == 1 && calls[0]["_regardingobjectid_value"] == person.ID
+	})
+	h.send(event("ev-2", "callWrapped", "IX-N1", "inbound", `"wrapCode":"1"`))
+	ended := w.next("callEnded")
+	if ended["interactionId"] != "IX-N1" {
+		t.Fatalf("callEnded = %v", ended)
+	}
+}
