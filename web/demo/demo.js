@@ -509,7 +509,17 @@ async function loadSettings() {
   } catch (err) {
     status(`Demo settings could not be read (${err.message}): calls cannot be placed.`, true);
   }
-  host = createCIFHost({ api, settings, ui, origin: location.origin, user: { username: $("demo-user").textContent } });
+  // getEnvironment reports the signed-in CRM user, as Dynamics does; the
+  // widget relates calls with it (the agent is a party of the phone call),
+  // so it must be a systemuser the CRM holds: ask the CRM who we are.
+  let userId = "";
+  try {
+    const who = await api.request("GET", "/WhoAmI");
+    if (who.json && who.json.UserId) userId = `{${who.json.UserId}}`;
+  } catch (err) {
+    status(`The CRM user could not be read (${err.message}): relating calls to records will fail.`, true);
+  }
+  host = createCIFHost({ api, settings, ui, origin: location.origin, user: { username: $("demo-user").textContent, userId } });
   resolveHost(host);
   renderControls();
 }
