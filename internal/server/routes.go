@@ -24,6 +24,8 @@ func (srv *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("GET /readyz", srv.serveReady)
+	// Browsers ask for it on every page; answer without a 404 in their console.
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	m.Handle("GET /metrics", srv.Metrics.Handler())
 }
 
