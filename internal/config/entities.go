@@ -196,4 +196,28 @@ func (r *reader) checkRuleEntities() {
 		}
 		r.errorf(ref.path, fix, "entity %q is not listed in entities", ref.name)
 	}
+	r.checkPrefillColumns()
+}
+
+// checkPrefillColumns warns when a rule that opens a new-record form maps a
+// value under a name that is not a column of its entity: mapped names are
+// the form's prefill, and CIF's openForm refuses unknown fields.
+func (r *reader) checkPrefillColumns() {
+	rules := r.cfg.ScreenPop.Rules
+	if r.cfg.ScreenPop.Default != nil {
+		rules = append([]*Rule{r.cfg.ScreenPop.Default}, rules...)
+	}
+	for _, rule := range rules {
+		ent := r.cfg.Entities[rule.Entity]
+		if !rule.AddNewRecord || ent == nil {
+			continue
+		}
+		for i, m := range rule.Map {
+			if !slices.Contains(ent.Columns, strings.ToLower(m.Name)) {
+				r.warnf(fmt.Sprintf("%s.map[%d].name", rule.JSONPath, i),
+					fmt.Sprintf("name it after the column it fills (one of %s), or add it to entities.%s.query", strings.Join(ent.Columns, ", "), rule.Entity),
+					"%q is not a column of %s: the new-record form cannot be prefilled with it", m.Name, rule.Entity)
+			}
+		}
+	}
 }
