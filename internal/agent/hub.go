@@ -132,7 +132,11 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, agentID string) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// Queue hello before joining so it is the first message the widget sees.
+	// Join before building hello, so nothing sent meanwhile (a pop) is
+	// missed: it waits in the queue, and hello is written straight to the
+	// socket ahead of it, the first message the widget sees.
+	h.add(c)
+	defer h.remove(c)
 	hello, err := h.handler.Hello(ctx, agentID)
 	if err != nil {
 		h.log.Error("build hello", "agent", agentID, "err", err)
@@ -144,9 +148,13 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, agentID string) {
 		ws.Close(websocket.StatusInternalError, "could not encode agent state")
 		return
 	}
-	c.out <- data
-	h.add(c)
-	defer h.remove(c)
+	wctx, cancelWrite := context.WithTimeout(ctx, 10*time.Second)
+	err = ws.Write(wctx, websocket.MessageText, data)
+	cancelWrite()
+	if err != nil {
+		ws.CloseNow()
+		return
+	}
 
 	go func() {
 		defer cancel()

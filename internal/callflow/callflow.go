@@ -73,8 +73,14 @@ type WrapCode struct {
 type Flow struct {
 	opt    Options
 	engine atomic.Pointer[screenpop.Engine]
-	locks  [64]sync.Mutex
-	seed   maphash.Seed
+	// locks serialise the events of one interaction. Many stripes keep an
+	// event from waiting behind an unrelated call that shares its stripe.
+	locks [4096]sync.Mutex
+	// popped remembers the interactions this process has popped, so the pop
+	// can go out before the store is read (see HandleEvent).
+	poppedMu sync.Mutex
+	popped   map[string]struct{}
+	seed     maphash.Seed
 
 	writeResults WriteResults
 
@@ -98,7 +104,7 @@ func New(opt Options) *Flow {
 	if opt.WriteMode == "" {
 		opt.WriteMode = "server"
 	}
-	f := &Flow{opt: opt, seed: maphash.MakeSeed(), agents: make(map[string]*agentStatus)}
+	f := &Flow{opt: opt, seed: maphash.MakeSeed(), agents: make(map[string]*agentStatus), popped: make(map[string]struct{})}
 	f.engine.Store(opt.Engine)
 	return f
 }
@@ -119,6 +125,10 @@ type record struct {
 	Call      interaction.Call   `json:"call"`
 	Selection activity.Selection `json:"selection"`
 	Popped    bool               `json:"popped"`
+	// Pop is the decision sent, kept until the widget answers it
+	// (PopAnswered) so a widget that was away gets it with its hello.
+	Pop         *screenpop.Decision `json:"pop,omitempty"`
+	PopAnswered bool                `json:"popAnswered,omitempty"`
 	// Matches are the records the widget's pop found, for the select boxes
 	// of a reconnecting widget.
 	Matches []Match `json:"matches,omitempty"`
@@ -154,11 +164,22 @@ func (e *RefusedError) StatusCode() int {
 // HandleEvent processes one telephony event.
 func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 	received := f.opt.Now()
-	mu := f.lock(ev.Interaction.AgentInteractionID)
+	ix := ev.Interaction.AgentInteractionID
+	mu := f.lock(ix)
 	mu.Lock()
 	defer mu.Unlock()
 
-	rec, err := f.load(ctx, ev.Interaction.AgentInteractionID)
+	// The pop is what the agent waits for, so it goes out before the store
+	// is read and written: an event that presents a call this process has
+	// not popped pops it now. After a restart a redelivered event may pop
+	// again; the widget ignores a second pop of an interaction.
+	engine := f.engine.Load()
+	var early *screenpop.Decision
+	if presents(ev.Type) && f.firstPop(ix) {
+		early = f.pop(ev, ev.AgentID, ix, engine, received)
+	}
+
+	rec, err := f.load(ctx, ix)
 	if err != nil {
 		return err
 	}
@@ -171,12 +192,15 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 		f.count(ev.Type, "duplicate")
 		return nil
 	}
-	engine := f.engine.Load()
 	cfg := engine.Config()
 
-	if !rec.Popped && presented(t) && !rec.Call.Reached(interaction.Wrapped) {
+	switch {
+	case rec.Popped:
+	case early != nil:
+		rec.Popped, rec.Pop = true, early
+	case presented(t) && !rec.Call.Reached(interaction.Wrapped) && f.firstPop(ix):
 		rec.Popped = true
-		f.pop(ev, &rec.Call, engine, received)
+		rec.Pop = f.pop(ev, rec.Call.AgentID, ix, engine, received)
 	}
 	plan := activity.PlanTransition(cfg, &rec.Call, t, rec.Selection)
 	if err := f.save(ctx, rec, plan.Writes); err != nil {
@@ -211,22 +235,45 @@ func presented(t interaction.Transition) bool {
 	return false
 }
 
-func (f *Flow) pop(ev *interaction.Event, call *interaction.Call, engine *screenpop.Engine, received time.Time) {
+// presents reports whether an event type puts a call in front of the agent.
+func presents(t interaction.EventType) bool {
+	return t == interaction.PreviewAllocated || t == interaction.CallAlerting || t == interaction.CallStarted
+}
+
+// firstPop records that interactionID is popped and reports whether it was
+// not before. The memory is bounded: past the cap it starts afresh, which at
+// worst pops a long-finished call's redelivered event again.
+func (f *Flow) firstPop(interactionID string) bool {
+	f.poppedMu.Lock()
+	defer f.poppedMu.Unlock()
+	if _, ok := f.popped[interactionID]; ok {
+		return false
+	}
+	if len(f.popped) >= 100_000 {
+		clear(f.popped)
+	}
+	f.popped[interactionID] = struct{}{}
+	return true
+}
+
+// pop decides the screen pop for ev and sends it to the agent's widgets. It
+// returns the decision, nil when there is none.
+func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine *screenpop.Engine, received time.Time) *screenpop.Decision {
 	d, err := engine.Decide(ev)
 	if err != nil {
-		f.opt.Log.Error("screen pop", "interaction", call.InteractionID, "err", err)
+		f.opt.Log.Error("screen pop", "interaction", interactionID, "err", err)
 		f.popCount("error")
-		return
+		return nil
 	}
 	if d == nil {
 		f.popCount("no_rule")
-		return
+		return nil
 	}
 	for _, p := range d.Problems {
-		f.opt.Log.Warn("screen pop value missing", "interaction", call.InteractionID, "problem", p)
+		f.opt.Log.Warn("screen pop value missing", "interaction", interactionID, "problem", p)
 	}
-	n := f.opt.Notifier.Send(call.AgentID, popMessage{
-		Type: "pop", InteractionID: call.InteractionID, Decision: d, SentAt: f.opt.Now().UnixMilli(),
+	n := f.opt.Notifier.Send(agentID, popMessage{
+		Type: "pop", InteractionID: interactionID, Decision: d, SentAt: f.opt.Now().UnixMilli(),
 	})
 	if f.opt.Metrics != nil {
 		f.opt.Metrics.PopLatency.Observe(f.opt.Now().Sub(received).Seconds())
@@ -239,6 +286,7 @@ func (f *Flow) pop(ev *interaction.Event, call *interaction.Call, engine *screen
 	default:
 		f.popCount("sent")
 	}
+	return d
 }
 
 type popMessage struct {

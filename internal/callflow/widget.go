@@ -132,6 +132,11 @@ func (f *Flow) Hello(ctx context.Context, agentID string) (any, error) {
 	}
 	if current != nil {
 		msg["call"] = viewOf(current)
+		if current.Pop != nil && !current.PopAnswered {
+			// The widget was away when the call was popped (a reconnect,
+			// a restart): it gets the pop now.
+			msg["pop"] = popMessage{Type: "pop", InteractionID: current.Call.InteractionID, Decision: current.Pop, SentAt: f.opt.Now().UnixMilli()}
+		}
 	}
 	return msg, nil
 }
@@ -254,6 +259,7 @@ func (f *Flow) popResult(ctx context.Context, agentID string, req *widgetRequest
 	}
 	cfg := f.engine.Load().Config()
 	return f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
+		rec.PopAnswered, rec.Pop = true, nil
 		rec.Matches = keepListed(cfg, req.Matches, 50)
 		// A single match is the activity's relation unless the agent chose.
 		if len(rec.Matches) != 1 || rec.Selection.Revision > 0 {

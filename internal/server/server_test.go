@@ -339,3 +339,26 @@ func TestTheAgentsChoiceIsKeptWhenTheirCRMUserIsUnknown(t *testing.T) {
 		t.Fatalf("callEnded = %v", ended)
 	}
 }
+
+func TestAWidgetThatWasAwayGetsTheUnansweredPopWithItsHello(t *testing.T) {
+	h := newHarness(t, sampleConfig)
+	token := h.login()
+	h.send(event("ev-1", "callAlerting", "IX-P1", "inbound", ""))
+
+	w := h.connect(token)
+	hello := w.next("hello")
+	pop, ok := hello["pop"].(map[string]any)
+	if !ok || pop["interactionId"] != "IX-P1" || pop["decision"].(map[string]any)["entity"] != "contact" {
+		t.Fatalf("hello = %v, want it to carry IX-P1's pop", hello)
+	}
+	w.send(`{"type":"popResult","interactionId":"IX-P1","outcome":"none","matches":[]}`)
+	waitFor(t, "the pop to be answered", func() bool {
+		var data string
+		h.srv.DB.QueryRow(`SELECT data FROM calls WHERE interaction_id = 'IX-P1'`).Scan(&data)
+		return strings.Contains(data, `"popAnswered":true`)
+	})
+	w.ws.CloseNow()
+	if hello := h.connect(token).next("hello"); hello["pop"] != nil {
+		t.Fatalf("hello after the pop was answered still carries it: %v", hello["pop"])
+	}
+}

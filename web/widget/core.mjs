@@ -711,11 +711,18 @@ export class WidgetSession {
       clickToDial: !!s.clickToDial,
     };
     this.relations.setEntities(this.settings.entities);
+    const actions = [];
     if (msg.call && msg.call.interactionId) {
-      // The call in progress when the widget (re)connected: it was popped
-      // when it was presented, so restoring it must not pop again.
-      this.popped.add(msg.call.interactionId);
       this.setCall(msg.call);
+      if (msg.pop && msg.pop.interactionId === msg.call.interactionId) {
+        // The server has no answer to this call's pop: the widget was away
+        // when it was sent. Pop it now, unless this page already did.
+        actions.push(...this.onPop(msg.pop));
+      } else {
+        // The call in progress when the widget (re)connected was popped
+        // when it was presented, so restoring it must not pop again.
+        this.popped.add(msg.call.interactionId);
+      }
     } else if (this.call) {
       // The server has no call for this agent any more (it ended while the
       // widget was away): nothing is left to relate or wrap.
@@ -724,7 +731,7 @@ export class WidgetSession {
       this.relations.reset("");
       this.popOutcome = null;
     }
-    return [{ do: "configure", settings: this.settings }];
+    return [{ do: "configure", settings: this.settings }, ...actions];
   }
 
   setCall(call) {

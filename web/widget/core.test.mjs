@@ -639,6 +639,16 @@ describe("WidgetSession", () => {
     assert.deepEqual(s.receive(popMsg("IX-1")), [], "a restored call is not popped again");
   });
 
+  test("hello carrying an unanswered pop pops the call once", () => {
+    const s = new WidgetSession();
+    const fx = s.receive({ type: "hello", agent: { id: "1001", state: "OnCall" }, call: call1, settings, pop: popMsg("IX-1") });
+    assert.deepEqual(fx.map((f) => f.do), ["configure", "pop"]);
+    assert.equal(fx[1].interactionId, "IX-1");
+    assert.deepEqual(s.receive(popMsg("IX-1")), [], "the live pop that follows is not run again");
+    const again = s.receive({ type: "hello", agent: { id: "1001", state: "OnCall" }, call: call1, settings, pop: popMsg("IX-1") });
+    assert.deepEqual(again.map((f) => f.do), ["configure"], "a page that popped it already does not pop it again");
+  });
+
   test("a pop runs once per interaction", () => {
     const s = new WidgetSession();
     s.receive({ type: "hello", agent: { id: "1001", state: "Ready" }, call: null, settings });
