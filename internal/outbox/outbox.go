@@ -246,7 +246,11 @@ func (o *Outbox) attempt(ctx context.Context, e Entry) {
 		// The create this write follows ran earlier; take the id it returned.
 		o.db.QueryRowContext(ctx, `SELECT record_id FROM outbox WHERE idempotency_key = ? AND status = 'done'`, e.Write.RecordOf).Scan(&e.Write.RecordID)
 	}
-	id, err := o.exec.Execute(ctx, e.InteractionID, e.Write)
+	// A write that hangs must not hold its slot (and its call's later
+	// writes) for ever: it is abandoned, and retried, after a minute.
+	execCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	id, err := o.exec.Execute(execCtx, e.InteractionID, e.Write)
+	cancel()
 	if ctx.Err() != nil {
 		return // shutting down: the write stays pending and runs after restart
 	}

@@ -112,6 +112,9 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 		srv.Dataverse, err = dataverse.New(dataverse.Config{
 			OrgURL: s.OrgURL, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 			TokenURL: s.TokenURL, HTTPClient: opt.HTTPClient, Logger: log.With("component", "dataverse"),
+			// The outbox retries, honouring Retry-After, without holding one
+			// of its slots through the wait: the client tries twice at most.
+			MaxAttempts: 2, MaxConcurrency: max(16, s.OutboxConcurrency),
 		})
 		if err != nil {
 			return nil, err

@@ -84,7 +84,7 @@ func (s *Settings) table() []setting {
 func DefaultSettings() Settings {
 	return Settings{
 		Listen: "127.0.0.1:8080", StorePath: "ctibridge.db", PhoneRegion: "AU", LogLevel: "info",
-		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 8,
+		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 16,
 		WrapCodes: "1=Sale,2=No sale,3=Call back,4=Wrong number,5=Not interested",
 	}
 }
