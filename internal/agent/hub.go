@@ -31,7 +31,7 @@ type WidgetMessage struct {
 
 // sendQueue is how many messages may wait for a slow widget before the
 // hub drops the connection (the widget reconnects and gets a fresh hello).
-const sendQueue = 64
+const sendQueue = 16
 
 // maxWidgetMessage bounds what a widget may send in one message.
 const maxWidgetMessage = 64 << 10
