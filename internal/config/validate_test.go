@@ -58,8 +58,8 @@ func TestParseReportsEveryProblemWithItsPathAndFix(t *testing.T) {
 			wantErrors: []string{`config.options.completeActivityRecordOnWrap: expected true or false, got "yes" (write true or false)`},
 		},
 		{
-			name: "a new-record form prefilled with a name that is not a column",
-			json: defaultRule(`{"entity": "contact", "addNewRecord": true, "query": "?$filter=telephone1 eq '{{caller}}'", "map": [{"name": "caller", "path": "interaction.activity.customerCli"}]}`),
+			name:         "a new-record form prefilled with a name that is not a column",
+			json:         defaultRule(`{"entity": "contact", "addNewRecord": true, "query": "?$filter=telephone1 eq '{{caller}}'", "map": [{"name": "caller", "path": "interaction.activity.customerCli"}]}`),
 			wantWarnings: []string{`screenPop.default.map[0].name: "caller" is not a column of contact: the new-record form cannot be prefilled with it (name it after the column it fills (one of fullname, telephone1), or add it to entities.contact.query)`},
 		},
 		{
