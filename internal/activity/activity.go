@@ -27,8 +27,9 @@ type Op string
 // Write operations, as Dataverse Web API requests.
 const (
 	// OpCreate is POST /<entitySet>. Used only when no alternate key is
-	// configured; a retry after a lost response then relies on the outbox's
-	// idempotency key alone.
+	// configured; the body carries a primary key derived from the
+	// interaction (RecordID), so a create re-sent after a lost response is
+	// refused as a duplicate (412) rather than making a second record.
 	OpCreate Op = "create"
 	// OpUpdate is PATCH /<entitySet>(<target>) with If-Match: *, so it never
 	// creates a record: updating a record that does not exist is an error,

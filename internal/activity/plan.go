@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math"
 	"strconv"
@@ -43,9 +44,10 @@ import (
 // With fields.agentInteractionId configured the phone call and task are
 // upserted through that column as an alternate key (it must exist, with an
 // alternate key, on both tables), so retries update the record they created.
-// Without it they are plain creates: duplicates are then prevented only by
-// the outbox honouring IdempotencyKey, and later updates find the record
-// through Call.PhoneCallID or Write.RecordOf.
+// Without it they are plain creates whose primary key (activityid) is
+// derived from the interaction id: a create re-sent after a crash meets its
+// own record (Dataverse answers 412, which the executor takes as done), and
+// later updates address that same id.
 func PlanTransition(cfg *config.Config, call *interaction.Call, t interaction.Transition, sel Selection) Plan {
 	if t.Duplicate || t.Stale {
 		return Plan{}
@@ -162,7 +164,13 @@ func (p *planner) write(op Op, set, entity string, step Step, body map[string]an
 // key when there is one, created otherwise.
 func (p *planner) createOp(w *Write) {
 	if p.keyColumn == "" {
+		// Without an alternate key the record's primary key is chosen here,
+		// derived from the interaction: a create re-sent after a crash (its
+		// answer lost) then meets the record it made, and Dataverse refuses
+		// it as a duplicate instead of making a second activity.
 		w.Op = OpCreate
+		w.RecordID = derivedRecordID(p.call.InteractionID, w.Step)
+		w.Body[activityIDColumn] = w.RecordID
 		return
 	}
 	w.Op = OpUpsert
@@ -177,8 +185,22 @@ func (p *planner) target(w *Write, recordID string, createStep Step) {
 	}
 	w.RecordID = recordID
 	if p.keyColumn == "" && recordID == "" {
-		w.RecordOf = p.call.InteractionID + "/" + string(createStep)
+		w.RecordID = derivedRecordID(p.call.InteractionID, createStep)
 	}
+}
+
+// activityIDColumn is the primary key of every activity table.
+const activityIDColumn = "activityid"
+
+// derivedRecordID is the GUID of the record createStep makes for an
+// interaction: a name-based (version 5 layout) GUID over SHA-256, the same
+// every time, so retries and restarts address one record.
+func derivedRecordID(interactionID string, createStep Step) string {
+	sum := sha256.Sum256([]byte("ctibridge/" + interactionID + "/" + string(createStep)))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func (p *planner) createPhoneCall(sel Selection) {

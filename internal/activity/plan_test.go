@@ -554,18 +554,24 @@ func TestConfigFields(t *testing.T) {
 			},
 		},
 		{
-			name: "without an interaction id field records are created and found through the create", cfg: noKey, call: "preview",
+			name: "without an interaction id field records are created with a primary key derived from the interaction", cfg: noKey, call: "preview",
 			check: func(t *testing.T, writes []Write) {
+				task, phoneCall := derivedRecordID("AI-10003", StepPreviewTask), derivedRecordID("AI-10003", StepCreateActivity)
+				if task == phoneCall || derivedRecordID("AI-10004", StepPreviewTask) == task {
+					t.Fatalf("derived ids collide: %s %s", task, phoneCall)
+				}
 				want := []struct {
-					op       Op
-					recordOf string
+					op Op
+					id string
 				}{
-					{OpCreate, ""}, {OpCreate, ""},
-					{OpUpdate, "AI-10003/create-activity"}, {OpUpdate, "AI-10003/preview-task"},
+					{OpCreate, task}, {OpCreate, phoneCall}, {OpUpdate, phoneCall}, {OpUpdate, task},
 				}
 				for i, w := range writes {
-					if w.Op != want[i].op || w.RecordOf != want[i].recordOf || w.KeyColumn != "" || w.RecordID != "" {
-						t.Errorf("%s: op %s recordOf %q key %q id %q, want op %s recordOf %q", w.Step, w.Op, w.RecordOf, w.KeyColumn, w.RecordID, want[i].op, want[i].recordOf)
+					if w.Op != want[i].op || w.RecordID != want[i].id || w.KeyColumn != "" {
+						t.Errorf("%s: op %s key %q id %q, want op %s id %q", w.Step, w.Op, w.KeyColumn, w.RecordID, want[i].op, want[i].id)
+					}
+					if w.Op == OpCreate && w.Body["activityid"] != w.RecordID {
+						t.Errorf("%s creates without its derived activityid: %v", w.Step, w.Body)
 					}
 					for k := range w.Body {
 						if strings.Contains(k, "agentinteractionid") {

@@ -53,7 +53,13 @@ func (x DataverseExecutor) execute(ctx context.Context, w activity.Write) (strin
 		id, _, err := x.Client.Upsert(ctx, w.EntitySet, w.KeyColumn, w.KeyValue, w.Body)
 		return id, err
 	case activity.OpCreate:
-		return x.Client.Create(ctx, w.EntitySet, w.Body)
+		id, err := x.Client.Create(ctx, w.EntitySet, w.Body)
+		if w.RecordID != "" && errors.Is(err, dataverse.ErrPreconditionFailed) {
+			// The planner chose the primary key: a duplicate is this very
+			// create, sent before a crash or a lost answer.
+			return w.RecordID, nil
+		}
+		return id, err
 	case activity.OpUpdate:
 		ref, err := target(w)
 		if err != nil {
