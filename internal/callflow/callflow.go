@@ -175,8 +175,9 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 	// again; the widget ignores a second pop of an interaction.
 	engine := f.engine.Load()
 	var early *screenpop.Decision
+	earlyDelivered := 0
 	if presents(ev.Type) && f.firstPop(ix) {
-		early = f.pop(ev, ev.AgentID, ix, engine, received)
+		early, earlyDelivered = f.pop(ev, ev.AgentID, ix, engine, received)
 	}
 
 	rec, err := f.load(ctx, ix)
@@ -200,11 +201,18 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 		rec.Popped, rec.Pop = true, early
 	case presented(t) && !rec.Call.Reached(interaction.Wrapped) && f.firstPop(ix):
 		rec.Popped = true
-		rec.Pop = f.pop(ev, rec.Call.AgentID, ix, engine, received)
+		rec.Pop, _ = f.pop(ev, rec.Call.AgentID, ix, engine, received)
 	}
 	plan := activity.PlanTransition(cfg, &rec.Call, t, rec.Selection)
 	if err := f.save(ctx, rec, plan.Writes); err != nil {
 		return err
+	}
+	if early != nil && earlyDelivered == 0 {
+		// No widget had the early pop. One that joins now finds the call in
+		// the store with its pop, but one that joined in between built its
+		// hello before the save: send the pop again (a widget ignores a pop
+		// it already ran).
+		f.opt.Notifier.Send(rec.Call.AgentID, popMessage{Type: "pop", InteractionID: ix, Decision: early, SentAt: f.opt.Now().UnixMilli()})
 	}
 	if t.Stale {
 		f.count(ev.Type, "stale")
@@ -257,17 +265,18 @@ func (f *Flow) firstPop(interactionID string) bool {
 }
 
 // pop decides the screen pop for ev and sends it to the agent's widgets. It
-// returns the decision, nil when there is none.
-func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine *screenpop.Engine, received time.Time) *screenpop.Decision {
+// returns the decision (nil when there is none) and how many widget
+// connections it was queued on.
+func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine *screenpop.Engine, received time.Time) (*screenpop.Decision, int) {
 	d, err := engine.Decide(ev)
 	if err != nil {
 		f.opt.Log.Error("screen pop", "interaction", interactionID, "err", err)
 		f.popCount("error")
-		return nil
+		return nil, 0
 	}
 	if d == nil {
 		f.popCount("no_rule")
-		return nil
+		return nil, 0
 	}
 	for _, p := range d.Problems {
 		f.opt.Log.Warn("screen pop value missing", "interaction", interactionID, "problem", p)
@@ -286,7 +295,7 @@ func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine 
 	default:
 		f.popCount("sent")
 	}
-	return d
+	return d, n
 }
 
 type popMessage struct {
