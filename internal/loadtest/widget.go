@@ -185,8 +185,13 @@ type serverMessage struct {
 	InteractionID string    `json:"interactionId"`
 	SentAt        int64     `json:"sentAt"`
 	Call          *callView `json:"call"`
-	Code          string    `json:"code"`
-	Message       string    `json:"message"`
+	// Pop is a hello's pop for a call the widget was away for.
+	Pop *struct {
+		InteractionID string `json:"interactionId"`
+		SentAt        int64  `json:"sentAt"`
+	} `json:"pop"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 	// A raw event pushed by the relay.
 	Interaction struct {
 		AgentInteractionID string `json:"agentInteractionId"`
@@ -215,8 +220,14 @@ func (w *widget) handle(ctx context.Context, data []byte) {
 	switch m.Type {
 	case "hello":
 		w.once.Do(func() { close(w.ready) })
+		if m.Pop != nil {
+			// Run like any pop, unless this widget already popped it.
+			if call, ok := w.callOf(m.Pop.InteractionID); ok && w.pool.track.popped(call, m.Pop.SentAt) {
+				w.popResult(ctx, call)
+			}
+		}
 		if m.Call != nil {
-			w.resume(ctx, m.Call)
+			w.resume(ctx, m.Call, m.Pop != nil && m.Pop.InteractionID == m.Call.InteractionID)
 		}
 	case "pop":
 		call, ok := w.callOf(m.InteractionID)
@@ -314,15 +325,16 @@ func (w *widget) wrap(ctx context.Context, call int) {
 
 // resume is what an agent does with the call a (re)connecting widget's
 // hello shows: relate it to the caller when the pop's result never reached
-// the server, and wrap it again when it has ended but is not wrapped (the
-// wrap sent before the restart was lost).
-func (w *widget) resume(ctx context.Context, cv *callView) {
+// the server (unless the hello brought the pop, whose result does that),
+// and wrap it again when it has ended but is not wrapped (the wrap sent
+// before the restart was lost).
+func (w *widget) resume(ctx context.Context, cv *callView, popped bool) {
 	call, ok := w.callOf(cv.InteractionID)
 	if !ok {
 		return
 	}
 	w.pool.track.calls[call].resumed.Store(true)
-	if cv.Selection.Person == nil && cv.Selection.Organisation == nil {
+	if !popped && cv.Selection.Person == nil && cv.Selection.Organisation == nil {
 		c := w.pool.sc.CustomerOf(call)
 		w.send(ctx, map[string]any{
 			"type": "relate", "interactionId": cv.InteractionID,
