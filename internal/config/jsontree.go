@@ -265,27 +265,40 @@ func (r *jsonReader) object(path string) (*node, *syntaxProblem) {
 			return nil, sp
 		}
 		n.members = append(n.members, member{key: key, keyOffset: keyOffset, value: v})
-		r.skipSpace()
-		if r.pos >= len(r.data) {
-			return nil, r.fail(path, "unexpected end of file, expected ',' or '}'", r.fixFor(""))
+		closed, sp := r.afterValue(path, '}', "after the value of "+strconv.Quote(key), "add a comma between members, or close the object with }")
+		if sp != nil {
+			return nil, sp
 		}
-		switch r.data[r.pos] {
-		case '}':
-			r.pos++
+		if closed {
 			return n, nil
-		case ',':
-			comma := r.pos
-			r.pos++
-			r.skipSpace()
-			if r.pos < len(r.data) && r.data[r.pos] == '}' {
-				r.trailingComma(path, comma, '}')
-				r.pos++
-				return n, nil
-			}
-		default:
-			return nil, r.fail(path, "expected ',' or '}' after the value of "+strconv.Quote(key)+", got "+r.peekDescription(),
-				"add a comma between members, or close the object with }")
 		}
+	}
+}
+
+// afterValue reads what follows a member or item: the closing byte (closed
+// is true), or a comma, itself followed by the closing byte when the
+// container ends with a trailing comma (accepted with a warning).
+func (r *jsonReader) afterValue(path string, closing byte, where, fix string) (closed bool, sp *syntaxProblem) {
+	r.skipSpace()
+	if r.pos >= len(r.data) {
+		return false, r.fail(path, fmt.Sprintf("unexpected end of file, expected ',' or '%c'", closing), r.fixFor(""))
+	}
+	switch r.data[r.pos] {
+	case closing:
+		r.pos++
+		return true, nil
+	case ',':
+		comma := r.pos
+		r.pos++
+		r.skipSpace()
+		if r.pos < len(r.data) && r.data[r.pos] == closing {
+			r.trailingComma(path, comma, closing)
+			r.pos++
+			return true, nil
+		}
+		return false, nil
+	default:
+		return false, r.fail(path, fmt.Sprintf("expected ',' or '%c' %s, got %s", closing, where, r.peekDescription()), fix)
 	}
 }
 
@@ -315,26 +328,12 @@ func (r *jsonReader) array(path string) (*node, *syntaxProblem) {
 			return nil, sp
 		}
 		n.items = append(n.items, v)
-		r.skipSpace()
-		if r.pos >= len(r.data) {
-			return nil, r.fail(path, "unexpected end of file, expected ',' or ']'", r.fixFor(""))
+		closed, sp := r.afterValue(path, ']', fmt.Sprintf("after item %d", len(n.items)-1), "add a comma between items, or close the list with ]")
+		if sp != nil {
+			return nil, sp
 		}
-		switch r.data[r.pos] {
-		case ']':
-			r.pos++
+		if closed {
 			return n, nil
-		case ',':
-			comma := r.pos
-			r.pos++
-			r.skipSpace()
-			if r.pos < len(r.data) && r.data[r.pos] == ']' {
-				r.trailingComma(path, comma, ']')
-				r.pos++
-				return n, nil
-			}
-		default:
-			return nil, r.fail(path, fmt.Sprintf("expected ',' or ']' after item %d, got %s", len(n.items)-1, r.peekDescription()),
-				"add a comma between items, or close the list with ]")
 		}
 	}
 }
