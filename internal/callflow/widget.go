@@ -235,19 +235,28 @@ func (f *Flow) withCall(ctx context.Context, agentID, interactionID string, fn f
 	mu := f.lock(interactionID)
 	mu.Lock()
 	defer mu.Unlock()
-	rec, err := f.load(ctx, interactionID)
+	rec, err := f.agentCall(ctx, agentID, interactionID)
 	if err != nil {
 		return err
-	}
-	// An unknown call and another agent's call get the same answer.
-	if rec.Call.InteractionID == "" || rec.Call.AgentID != agentID {
-		return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interactionId: no call %q for this agent", interactionID)}
 	}
 	writes, err := fn(rec)
 	if err != nil {
 		return err
 	}
 	return f.save(ctx, rec, writes)
+}
+
+// agentCall loads agentID's call interactionID. An unknown call and another
+// agent's call get the same answer.
+func (f *Flow) agentCall(ctx context.Context, agentID, interactionID string) (*record, error) {
+	rec, err := f.load(ctx, interactionID)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Call.InteractionID == "" || rec.Call.AgentID != agentID {
+		return nil, &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interactionId: no call %q for this agent", interactionID)}
+	}
+	return rec, nil
 }
 
 func (f *Flow) popResult(ctx context.Context, agentID string, req *widgetRequest) error {
@@ -333,12 +342,9 @@ func (f *Flow) wrap(ctx context.Context, agentID string, req *widgetRequest) err
 	if strings.TrimSpace(req.WrapCode) == "" {
 		return &RefusedError{Code: "bad_message", Msg: "wrapCode: choose a wrap code"}
 	}
-	rec, err := f.load(ctx, req.InteractionID)
+	rec, err := f.agentCall(ctx, agentID, req.InteractionID)
 	if err != nil {
 		return err
-	}
-	if rec.Call.InteractionID == "" || rec.Call.AgentID != agentID {
-		return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interactionId: no call %q for this agent", req.InteractionID)}
 	}
 	if f.opt.Telephony != nil {
 		err := f.opt.Telephony.Wrap(ctx, agentID, req.InteractionID, req.WrapCode, req.Notes)

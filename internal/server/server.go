@@ -97,11 +97,9 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 		return nil, err
 	}
 
-	wrapCodes, _ := s.ParseWrapCodes()
-	var codes []callflow.WrapCode
+	codes, _ := s.ParseWrapCodes() // checked by Validate
 	descriptions := map[string]string{}
-	for _, wc := range wrapCodes {
-		codes = append(codes, callflow.WrapCode{Code: wc.Code, Label: wc.Label})
+	for _, wc := range codes {
 		descriptions[wc.Code] = wc.Label
 	}
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ctibridge/ctibridge/internal/callflow"
 	"net/url"
 	"os"
 	"strings"
@@ -190,12 +191,9 @@ func (s *Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
-// WrapCode is one entry of the widget's wrap-code picker.
-type WrapCode struct{ Code, Label string }
-
 // ParseWrapCodes reads "code=Label,code=Label".
-func (s *Settings) ParseWrapCodes() ([]WrapCode, error) {
-	var out []WrapCode
+func (s *Settings) ParseWrapCodes() ([]callflow.WrapCode, error) {
+	var out []callflow.WrapCode
 	if strings.TrimSpace(s.WrapCodes) == "" {
 		return nil, nil
 	}
@@ -204,7 +202,7 @@ func (s *Settings) ParseWrapCodes() ([]WrapCode, error) {
 		if !ok || strings.TrimSpace(code) == "" || strings.TrimSpace(label) == "" {
 			return nil, fmt.Errorf("--wrap-codes (CTIBRIDGE_WRAP_CODES): item %d %q is not code=Label", i+1, item)
 		}
-		out = append(out, WrapCode{Code: strings.TrimSpace(code), Label: strings.TrimSpace(label)})
+		out = append(out, callflow.WrapCode{Code: strings.TrimSpace(code), Label: strings.TrimSpace(label)})
 	}
 	return out, nil
 }

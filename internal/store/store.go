@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync/atomic"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
@@ -60,7 +61,11 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 		// sees the same data.
 		dsn = fmt.Sprintf("file:ctibridge-mem-%d?mode=memory&cache=shared", memoryDatabases.Add(1))
 	}
-	dsn += sep(dsn) + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	dsn += sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
@@ -73,15 +78,6 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("store %q: %w", path, err)
 	}
 	return db, nil
-}
-
-func sep(dsn string) string {
-	for i := 0; i < len(dsn); i++ {
-		if dsn[i] == '?' {
-			return "&"
-		}
-	}
-	return "?"
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
