@@ -82,11 +82,6 @@ type Write struct {
 	KeyValue  string `json:"keyValue,omitempty"`
 	// RecordID: the record's primary id, once the call knows it.
 	RecordID string `json:"recordId,omitempty"`
-	// RecordOf: the IdempotencyKey of the earlier create whose new record
-	// this write targets, when there is no alternate key and the id is not
-	// known yet. The executor substitutes the id that create returned (as
-	// $batch does with $1).
-	RecordOf string `json:"recordOf,omitempty"`
 
 	// Body is the Web API request body: columns by logical name, lookups as
 	// "<navigation>@odata.bind": "/<entitySet>(<id>)", activity parties as

@@ -115,7 +115,7 @@ func target(w activity.Write) (dataverse.Ref, error) {
 	case w.KeyColumn != "":
 		return dataverse.ByKey(w.EntitySet, w.KeyColumn, w.KeyValue), nil
 	}
-	return dataverse.Ref{}, fmt.Errorf("write %s: update has no record id or key (its create %q has not run?)", w.IdempotencyKey, w.RecordOf)
+	return dataverse.Ref{}, fmt.Errorf("write %s: update has no record id or key", w.IdempotencyKey)
 }
 
 // alreadyApplied reports whether a refused state-changing update finds its

@@ -242,10 +242,6 @@ func (o *Outbox) release(interactionID string) {
 }
 
 func (o *Outbox) attempt(ctx context.Context, e Entry) {
-	if e.Write.RecordID == "" && e.Write.RecordOf != "" {
-		// The create this write follows ran earlier; take the id it returned.
-		o.db.QueryRowContext(ctx, `SELECT record_id FROM outbox WHERE idempotency_key = ? AND status = 'done'`, e.Write.RecordOf).Scan(&e.Write.RecordID)
-	}
 	// A write that hangs must not hold its slot (and its call's later
 	// writes) for ever: it is abandoned, and retried, after a minute.
 	execCtx, cancel := context.WithTimeout(ctx, time.Minute)

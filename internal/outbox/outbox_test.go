@@ -19,21 +19,16 @@ import (
 // scriptedExecutor records the writes it runs and fails the ones its
 // script says to, the given number of times.
 type scriptedExecutor struct {
-	mu      sync.Mutex
-	ran     []string
-	fail    map[string][]error // idempotency key → errors to return, in order
-	ids     map[string]string
-	targets map[string]string // idempotency key → RecordID it was given
+	mu   sync.Mutex
+	ran  []string
+	fail map[string][]error // idempotency key → errors to return, in order
+	ids  map[string]string
 }
 
 func (x *scriptedExecutor) Execute(_ context.Context, _ string, w activity.Write) (string, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.ran = append(x.ran, w.IdempotencyKey)
-	if x.targets == nil {
-		x.targets = map[string]string{}
-	}
-	x.targets[w.IdempotencyKey] = w.RecordID
 	if errs := x.fail[w.IdempotencyKey]; len(errs) > 0 {
 		x.fail[w.IdempotencyKey] = errs[1:]
 		return "", errs[0]
@@ -211,17 +206,5 @@ func TestPendingWritesSurviveARestart(t *testing.T) {
 	drain(t, New(db, x, quietOptions()))
 	if got := x.history(); got != "IX-1/create,IX-1/wrap" {
 		t.Fatalf("after restart ran %q", got)
-	}
-}
-
-func TestUpdateTakesTheIdItsCreateReturned(t *testing.T) {
-	db := openDB(t, "")
-	create := activity.Write{Op: activity.OpCreate, EntitySet: "phonecalls", Body: map[string]any{}, IdempotencyKey: "IX-1/create-activity", Step: activity.StepCreateActivity}
-	wrap := activity.Write{Op: activity.OpUpdate, EntitySet: "phonecalls", Body: map[string]any{}, IdempotencyKey: "IX-1/wrap", Step: activity.StepWrap, RecordOf: "IX-1/create-activity"}
-	enqueue(t, db, "IX-1", create, wrap)
-	x := &scriptedExecutor{ids: map[string]string{"IX-1/create-activity": "5f1c6a0e-0000-4000-8000-000000000001"}}
-	drain(t, New(db, x, quietOptions()))
-	if got := x.targets["IX-1/wrap"]; got != "5f1c6a0e-0000-4000-8000-000000000001" {
-		t.Fatalf("wrap targeted %q, want the created record's id", got)
 	}
 }
