@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -315,5 +316,79 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// slowHelloHandler holds every hello until release is closed.
+type slowHelloHandler struct {
+	recordingHandler
+	building chan struct{}
+	release  chan struct{}
+}
+
+func (h *slowHelloHandler) Hello(ctx context.Context, agentID string) (any, error) {
+	close(h.building)
+	<-h.release
+	return h.recordingHandler.Hello(ctx, agentID)
+}
+
+func TestMessagesSentWhileHelloIsBuiltFollowItInOrder(t *testing.T) {
+	handler := &slowHelloHandler{building: make(chan struct{}), release: make(chan struct{})}
+	hub := NewHub(handler, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		hub.Serve(r.Context(), ws, "1001")
+	}))
+	defer srv.Close()
+	ws, _, err := dial(t, srv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+
+	// Sent while the hello is being built: these wait behind it. Sent just
+	// after: these may go straight to the socket, but never ahead of the
+	// ones waiting.
+	<-handler.building
+	for i := range 5 {
+		if n := hub.Send("1001", map[string]string{"type": "pop", "n": strconv.Itoa(i)}); n != 1 {
+			t.Fatalf("message %d reached %d connections, want 1", i, n)
+		}
+	}
+	close(handler.release)
+	for i := 5; i < 10; i++ {
+		hub.Send("1001", map[string]string{"type": "pop", "n": strconv.Itoa(i)})
+	}
+
+	if hello := read(t, ws); hello["type"] != "hello" {
+		t.Fatalf("first message = %v, want hello", hello)
+	}
+	for i := range 10 {
+		if got := read(t, ws); got["n"] != strconv.Itoa(i) {
+			t.Fatalf("message %d = %v, want n=%d: messages overtook each other", i, got, i)
+		}
+	}
+}
+
+func TestAMessageWaitsBehindQueuedOnesInsteadOfOvertakingThem(t *testing.T) {
+	hub := NewHub(&recordingHandler{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// A connection whose write loop has not taken its queue yet: the socket
+	// is free, but two messages wait. (No socket: writing to it would be
+	// the bug.)
+	c := &widgetConn{agentID: "1001", out: make(chan []byte, sendQueue), closed: make(chan struct{})}
+	hub.add(c)
+	c.enqueue([]byte("1"))
+	c.enqueue([]byte("2"))
+
+	if n := hub.SendRaw("1001", []byte("3")); n != 1 {
+		t.Fatalf("SendRaw reached %d connections, want 1", n)
+	}
+	for _, want := range []string{"1", "2", "3"} {
+		if got := string(<-c.out); got != want {
+			t.Fatalf("queue holds %q where %q was due", got, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -47,9 +48,17 @@ type Hub struct {
 
 type widgetConn struct {
 	agentID string
+	ws      *websocket.Conn
 	out     chan []byte
 	closed  chan struct{}
 	once    sync.Once
+
+	// writing is held by whoever writes to ws: the write loop, the hello,
+	// or a sender writing straight to an idle socket. queued counts the
+	// messages in out not yet written, so a sender writes straight only
+	// when nothing it could overtake is waiting.
+	writing sync.Mutex
+	queued  atomic.Int32
 }
 
 func (c *widgetConn) close() { c.once.Do(func() { close(c.closed) }) }
@@ -71,20 +80,73 @@ func (h *Hub) Send(agentID string, msg any) int {
 }
 
 // SendRaw is Send for an already encoded message.
+//
+// A connection with nothing queued and no write under way is written to
+// right here, on the sender's goroutine, as a bare relay would: handing the
+// message to the connection's write loop costs a goroutine switch that,
+// on a busy server, waits behind whatever the sender does next (a pop
+// waited for its event's store transaction). Otherwise the message is
+// queued behind the others.
 func (h *Hub) SendRaw(agentID string, data []byte) int {
 	h.mu.RLock()
-	defer h.mu.RUnlock()
-	n := 0
+	conns := make([]*widgetConn, 0, len(h.agents[agentID]))
 	for c := range h.agents[agentID] {
-		select {
-		case c.out <- data:
+		conns = append(conns, c)
+	}
+	h.mu.RUnlock()
+	n := 0
+	for _, c := range conns {
+		if c.writeIfIdle(data) || c.enqueue(data) {
 			n++
-		default:
-			h.log.Warn("widget too slow, dropping its connection", "agent", agentID)
-			c.close()
+			continue
 		}
+		h.log.Warn("widget too slow, dropping its connection", "agent", agentID)
+		c.close()
 	}
 	return n
+}
+
+// directWriteTimeout bounds a write made on a sender's goroutine. A live
+// widget's socket takes a small message at once; one that cannot in this
+// time is not reading, and the failed write closes it (it reconnects and
+// its hello carries what it missed).
+const directWriteTimeout = time.Second
+
+// writeIfIdle writes data straight to the socket when no other write is
+// under way and nothing is queued, and reports whether it did.
+func (c *widgetConn) writeIfIdle(data []byte) bool {
+	if c.queued.Load() != 0 || !c.writing.TryLock() {
+		return false
+	}
+	defer c.writing.Unlock()
+	if c.queued.Load() != 0 {
+		return false
+	}
+	select {
+	case <-c.closed:
+		return false
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), directWriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, data); err != nil {
+		c.close()
+		return false
+	}
+	return true
+}
+
+// enqueue hands data to the write loop, and reports false when the queue
+// is full.
+func (c *widgetConn) enqueue(data []byte) bool {
+	c.queued.Add(1)
+	select {
+	case c.out <- data:
+		return true
+	default:
+		c.queued.Add(-1)
+		return false
+	}
 }
 
 // Connected reports whether agentID has at least one widget connected.
@@ -128,33 +190,21 @@ func (h *Hub) remove(c *widgetConn) {
 // Serve runs one accepted WebSocket for agentID until it closes or ctx ends.
 func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, agentID string) {
 	ws.SetReadLimit(maxWidgetMessage)
-	c := &widgetConn{agentID: agentID, out: make(chan []byte, sendQueue), closed: make(chan struct{})}
+	c := &widgetConn{agentID: agentID, ws: ws, out: make(chan []byte, sendQueue), closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	// Join before building hello, so nothing sent meanwhile (a pop) is
-	// missed: it waits in the queue, and hello is written straight to the
-	// socket ahead of it, the first message the widget sees.
+	// missed: holding the write lock, hello goes out first and what was
+	// sent meanwhile waits in the queue behind it.
+	c.writing.Lock()
 	h.add(c)
 	defer h.remove(c)
-	hello, err := h.handler.Hello(ctx, agentID)
-	if err != nil {
-		h.log.Error("build hello", "agent", agentID, "err", err)
-		ws.Close(websocket.StatusInternalError, "could not load agent state")
+	if !h.writeHello(ctx, ws, agentID) {
+		c.writing.Unlock()
 		return
 	}
-	data, err := json.Marshal(hello)
-	if err != nil {
-		ws.Close(websocket.StatusInternalError, "could not encode agent state")
-		return
-	}
-	wctx, cancelWrite := context.WithTimeout(ctx, 10*time.Second)
-	err = ws.Write(wctx, websocket.MessageText, data)
-	cancelWrite()
-	if err != nil {
-		ws.CloseNow()
-		return
-	}
+	c.writing.Unlock()
 
 	go func() {
 		defer cancel()
@@ -163,13 +213,39 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, agentID string) {
 	h.writeLoop(ctx, ws, c)
 }
 
+// writeHello builds the agent's hello and writes it, and reports whether
+// the connection can go on.
+func (h *Hub) writeHello(ctx context.Context, ws *websocket.Conn, agentID string) bool {
+	hello, err := h.handler.Hello(ctx, agentID)
+	if err != nil {
+		h.log.Error("build hello", "agent", agentID, "err", err)
+		ws.Close(websocket.StatusInternalError, "could not load agent state")
+		return false
+	}
+	data, err := json.Marshal(hello)
+	if err != nil {
+		ws.Close(websocket.StatusInternalError, "could not encode agent state")
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := ws.Write(wctx, websocket.MessageText, data); err != nil {
+		ws.CloseNow()
+		return false
+	}
+	return true
+}
+
 func (h *Hub) writeLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
 	for {
 		select {
 		case data := <-c.out:
+			c.writing.Lock()
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err := ws.Write(wctx, websocket.MessageText, data)
 			cancel()
+			c.queued.Add(-1)
+			c.writing.Unlock()
 			if err != nil {
 				ws.CloseNow()
 				return
@@ -213,8 +289,7 @@ func (h *Hub) readLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
 
 func (h *Hub) reply(c *widgetConn, ref, code, message string) {
 	data, _ := json.Marshal(map[string]string{"type": "error", "ref": ref, "code": code, "message": message})
-	select {
-	case c.out <- data:
-	default:
+	if !c.writeIfIdle(data) {
+		c.enqueue(data)
 	}
 }
