@@ -81,6 +81,14 @@ type Flow struct {
 	poppedMu sync.Mutex
 	popped   map[string]struct{}
 	seed     maphash.Seed
+	// stored holds the stored form of the calls in progress, written
+	// through on every save, so an event or widget message reads its call
+	// from memory instead of queueing for the store's connection. Only
+	// this process writes the calls table, and every read and write of a
+	// call holds its interaction's lock, so the copy is never stale; a call
+	// not held (after a restart, or evicted) is read from the store.
+	storedMu sync.Mutex
+	stored   map[string]string
 
 	writeResults WriteResults
 
@@ -104,7 +112,8 @@ func New(opt Options) *Flow {
 	if opt.WriteMode == "" {
 		opt.WriteMode = "server"
 	}
-	f := &Flow{opt: opt, seed: maphash.MakeSeed(), agents: make(map[string]*agentStatus), popped: make(map[string]struct{})}
+	f := &Flow{opt: opt, seed: maphash.MakeSeed(), agents: make(map[string]*agentStatus),
+		popped: make(map[string]struct{}), stored: make(map[string]string)}
 	f.engine.Store(opt.Engine)
 	return f
 }
@@ -317,14 +326,19 @@ func (f *Flow) popCount(outcome string) {
 	}
 }
 
+// load reads a call; the caller holds the interaction's lock.
 func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) {
-	var data string
-	err := f.opt.DB.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return &record{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load call %s: %w", interactionID, err)
+	f.storedMu.Lock()
+	data, held := f.stored[interactionID]
+	f.storedMu.Unlock()
+	if !held {
+		err := f.opt.DB.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &record{}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load call %s: %w", interactionID, err)
+		}
 	}
 	rec := &record{}
 	if err := json.Unmarshal([]byte(data), rec); err != nil {
@@ -333,7 +347,13 @@ func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) 
 	return rec, nil
 }
 
-// save stores the call and queues its writes in one transaction.
+// maxHeldCalls bounds the calls held in memory: more than any contact
+// centre has in progress at once. Past it they are let go, and read from
+// the store again.
+const maxHeldCalls = 20_000
+
+// save stores the call and queues its writes in one transaction; the
+// caller holds the interaction's lock.
 func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -356,10 +376,26 @@ func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) e
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("save call %s: %w", rec.Call.InteractionID, err)
 	}
+	f.hold(rec, string(data))
 	if len(writes) > 0 && f.opt.Outbox != nil {
 		f.opt.Outbox.Notify()
 	}
 	return nil
+}
+
+// hold keeps a saved call's stored form for the next event or message of a
+// call in progress, and lets a wrapped call go: little more comes for it.
+func (f *Flow) hold(rec *record, data string) {
+	f.storedMu.Lock()
+	defer f.storedMu.Unlock()
+	if rec.Call.State == interaction.Wrapped {
+		delete(f.stored, rec.Call.InteractionID)
+		return
+	}
+	if len(f.stored) >= maxHeldCalls {
+		clear(f.stored)
+	}
+	f.stored[rec.Call.InteractionID] = data
 }
 
 // agentStateFor maps the call's state to the agent state ipSCAPE shows.
