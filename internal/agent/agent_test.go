@@ -375,10 +375,11 @@ func TestMessagesSentWhileHelloIsBuiltFollowItInOrder(t *testing.T) {
 
 func TestAMessageWaitsBehindQueuedOnesInsteadOfOvertakingThem(t *testing.T) {
 	hub := NewHub(&recordingHandler{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	// A connection whose write loop has not taken its queue yet: the socket
-	// is free, but two messages wait. (No socket: writing to it would be
-	// the bug.)
-	c := &widgetConn{agentID: "1001", out: make(chan []byte, sendQueue), closed: make(chan struct{})}
+	// A connection whose flusher has not taken the queue yet: the socket is
+	// free, but two messages wait. (No socket: writing to it would be the
+	// bug.)
+	c := newWidgetConn(context.Background(), "1001", nil)
+	c.flushing.Store(true)
 	hub.add(c)
 	c.enqueue([]byte("1"))
 	c.enqueue([]byte("2"))
@@ -391,4 +392,67 @@ func TestAMessageWaitsBehindQueuedOnesInsteadOfOvertakingThem(t *testing.T) {
 			t.Fatalf("queue holds %q where %q was due", got, want)
 		}
 	}
+}
+
+// serveOne serves every WebSocket as agent 1001 on hub.
+func serveOne(t *testing.T, hub *Hub) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		hub.Serve(r.Context(), ws, "1001")
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestConcurrentSendersEachKeepTheirOrder(t *testing.T) {
+	hub := NewHub(&recordingHandler{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ws, _, err := dial(t, serveOne(t, hub), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	read(t, ws) // hello
+
+	// Four senders at once: some messages go straight to the socket, some
+	// wait for the flusher; at most sendQueue wait, so none is dropped.
+	const senders, each = 4, sendQueue / 4
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for n := range each {
+				hub.Send("1001", map[string]string{"type": "pop", "s": strconv.Itoa(s), "n": strconv.Itoa(n)})
+			}
+		})
+	}
+	next := make(map[string]int)
+	for range senders * each {
+		got := read(t, ws)
+		if want := strconv.Itoa(next[got["s"]]); got["n"] != want {
+			t.Fatalf("sender %s: got message %s, want %s", got["s"], got["n"], want)
+		}
+		next[got["s"]]++
+	}
+	wg.Wait()
+}
+
+func TestAWidgetThatDoesNotReadIsDropped(t *testing.T) {
+	hub := NewHub(&recordingHandler{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ws, _, err := dial(t, serveOne(t, hub), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	read(t, ws) // hello, then nothing more is read
+	waitFor(t, func() bool { return hub.Connected("1001") })
+
+	// Enough to fill the socket's buffers many times over.
+	big := []byte(`{"type":"pop","pad":"` + strings.Repeat("x", 256<<10) + `"}`)
+	for range 200 {
+		hub.SendRaw("1001", big)
+	}
+	waitFor(t, func() bool { return !hub.Connected("1001") })
 }

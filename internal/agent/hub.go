@@ -6,8 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 )
@@ -30,10 +28,6 @@ type WidgetMessage struct {
 	Raw  json.RawMessage `json:"-"`
 }
 
-// sendQueue is how many messages may wait for a slow widget before the
-// hub drops the connection (the widget reconnects and gets a fresh hello).
-const sendQueue = 16
-
 // maxWidgetMessage bounds what a widget may send in one message.
 const maxWidgetMessage = 64 << 10
 
@@ -45,23 +39,6 @@ type Hub struct {
 	mu     sync.RWMutex
 	agents map[string]map[*widgetConn]struct{}
 }
-
-type widgetConn struct {
-	agentID string
-	ws      *websocket.Conn
-	out     chan []byte
-	closed  chan struct{}
-	once    sync.Once
-
-	// writing is held by whoever writes to ws: the write loop, the hello,
-	// or a sender writing straight to an idle socket. queued counts the
-	// messages in out not yet written, so a sender writes straight only
-	// when nothing it could overtake is waiting.
-	writing sync.Mutex
-	queued  atomic.Int32
-}
-
-func (c *widgetConn) close() { c.once.Do(func() { close(c.closed) }) }
 
 // NewHub returns an empty hub.
 func NewHub(handler WidgetHandler, log *slog.Logger) *Hub {
@@ -80,13 +57,6 @@ func (h *Hub) Send(agentID string, msg any) int {
 }
 
 // SendRaw is Send for an already encoded message.
-//
-// A connection with nothing queued and no write under way is written to
-// right here, on the sender's goroutine, as a bare relay would: handing the
-// message to the connection's write loop costs a goroutine switch that,
-// on a busy server, waits behind whatever the sender does next (a pop
-// waited for its event's store transaction). Otherwise the message is
-// queued behind the others.
 func (h *Hub) SendRaw(agentID string, data []byte) int {
 	h.mu.RLock()
 	conns := make([]*widgetConn, 0, len(h.agents[agentID]))
@@ -96,57 +66,14 @@ func (h *Hub) SendRaw(agentID string, data []byte) int {
 	h.mu.RUnlock()
 	n := 0
 	for _, c := range conns {
-		if c.writeIfIdle(data) || c.enqueue(data) {
+		if c.send(data) {
 			n++
 			continue
 		}
 		h.log.Warn("widget too slow, dropping its connection", "agent", agentID)
-		c.close()
+		c.close(websocket.StatusPolicyViolation, "too slow: reconnect")
 	}
 	return n
-}
-
-// directWriteTimeout bounds a write made on a sender's goroutine. A live
-// widget's socket takes a small message at once; one that cannot in this
-// time is not reading, and the failed write closes it (it reconnects and
-// its hello carries what it missed).
-const directWriteTimeout = time.Second
-
-// writeIfIdle writes data straight to the socket when no other write is
-// under way and nothing is queued, and reports whether it did.
-func (c *widgetConn) writeIfIdle(data []byte) bool {
-	if c.queued.Load() != 0 || !c.writing.TryLock() {
-		return false
-	}
-	defer c.writing.Unlock()
-	if c.queued.Load() != 0 {
-		return false
-	}
-	select {
-	case <-c.closed:
-		return false
-	default:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), directWriteTimeout)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, data); err != nil {
-		c.close()
-		return false
-	}
-	return true
-}
-
-// enqueue hands data to the write loop, and reports false when the queue
-// is full.
-func (c *widgetConn) enqueue(data []byte) bool {
-	c.queued.Add(1)
-	select {
-	case c.out <- data:
-		return true
-	default:
-		c.queued.Add(-1)
-		return false
-	}
 }
 
 // Connected reports whether agentID has at least one widget connected.
@@ -187,12 +114,17 @@ func (h *Hub) remove(c *widgetConn) {
 	}
 }
 
-// Serve runs one accepted WebSocket for agentID until it closes or ctx ends.
+// Serve runs one accepted WebSocket for agentID until it closes or ctx
+// ends. The calling goroutine reads the widget's messages; writes happen on
+// the goroutine of whoever sends, or on a short-lived flusher when the
+// socket is busy (see widgetConn), so an idle connection costs one
+// goroutine.
 func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, agentID string) {
 	ws.SetReadLimit(maxWidgetMessage)
-	c := &widgetConn{agentID: agentID, ws: ws, out: make(chan []byte, sendQueue), closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	c := newWidgetConn(ctx, agentID, ws)
+	defer c.close(websocket.StatusNormalClosure, "")
 
 	// Join before building hello, so nothing sent meanwhile (a pop) is
 	// missed: holding the write lock, hello goes out first and what was
@@ -200,23 +132,28 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, agentID string) {
 	c.writing.Lock()
 	h.add(c)
 	defer h.remove(c)
-	if !h.writeHello(ctx, ws, agentID) {
-		c.writing.Unlock()
+	ok := h.writeHello(ctx, ws, agentID)
+	c.writing.Unlock()
+	if !ok {
 		return
 	}
-	c.writing.Unlock()
-
-	go func() {
-		defer cancel()
-		h.readLoop(ctx, ws, c)
-	}()
-	h.writeLoop(ctx, ws, c)
+	h.readLoop(ctx, ws, c)
 }
 
 // writeHello builds the agent's hello and writes it, and reports whether
 // the connection can go on.
 func (h *Hub) writeHello(ctx context.Context, ws *websocket.Conn, agentID string) bool {
-	hello, err := h.handler.Hello(ctx, agentID)
+	// Built on a goroutine of its own: the store query's deep stack would
+	// otherwise stay with this connection's goroutine, which then idles on
+	// a read for hours, and cost every idle widget several KiB.
+	var hello any
+	var err error
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		hello, err = h.handler.Hello(ctx, agentID)
+	}()
+	<-built
 	if err != nil {
 		h.log.Error("build hello", "agent", agentID, "err", err)
 		ws.Close(websocket.StatusInternalError, "could not load agent state")
@@ -227,37 +164,13 @@ func (h *Hub) writeHello(ctx context.Context, ws *websocket.Conn, agentID string
 		ws.Close(websocket.StatusInternalError, "could not encode agent state")
 		return false
 	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	if err := ws.Write(wctx, websocket.MessageText, data); err != nil {
 		ws.CloseNow()
 		return false
 	}
 	return true
-}
-
-func (h *Hub) writeLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
-	for {
-		select {
-		case data := <-c.out:
-			c.writing.Lock()
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := ws.Write(wctx, websocket.MessageText, data)
-			cancel()
-			c.queued.Add(-1)
-			c.writing.Unlock()
-			if err != nil {
-				ws.CloseNow()
-				return
-			}
-		case <-c.closed:
-			ws.Close(websocket.StatusPolicyViolation, "too slow: reconnect")
-			return
-		case <-ctx.Done():
-			ws.Close(websocket.StatusNormalClosure, "")
-			return
-		}
-	}
 }
 
 func (h *Hub) readLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
@@ -289,7 +202,5 @@ func (h *Hub) readLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
 
 func (h *Hub) reply(c *widgetConn, ref, code, message string) {
 	data, _ := json.Marshal(map[string]string{"type": "error", "ref": ref, "code": code, "message": message})
-	if !c.writeIfIdle(data) {
-		c.enqueue(data)
-	}
+	c.send(data)
 }
