@@ -237,12 +237,12 @@ export function odataLiteral(value) {
 
 /**
  * Reads one internal/activity.Write, as a `writes` message carries it, into
- * the form runWrite uses: {op, entity, recordId, recordOf, key: {column,
- * value} | null, body, idempotencyKey}. Throws naming the field to fix.
+ * the form runWrite uses: {op, entity, recordId, key: {column, value} |
+ * null, body, idempotencyKey}. Throws naming the field to fix.
  *
  * The Write names its target every way it knows: an alternate key
- * (keyColumn, keyValue), the record id, or recordOf, the idempotency key of
- * the earlier create whose record it targets.
+ * (keyColumn, keyValue) or the record id, which the server derives for
+ * creates without an alternate key so a later update can name it.
  */
 export function normalizeWrite(w, index = 0) {
   const at = `writes[${index}]`;
@@ -257,10 +257,9 @@ export function normalizeWrite(w, index = 0) {
   const key = w.keyColumn ? { column: String(w.keyColumn), value: w.keyValue == null ? "" : String(w.keyValue) } : null;
   if (key && key.value === "") throw new Error(`${at}.keyValue: is empty while keyColumn is ${key.column}`);
   const recordId = w.recordId ? String(w.recordId) : "";
-  const recordOf = w.recordOf ? String(w.recordOf) : "";
   if (op === "upsert" && !key) throw new Error(`${at}.keyColumn: an upsert needs the alternate key (keyColumn, keyValue)`);
-  if (op === "update" && !key && !recordId && !recordOf) throw new Error(`${at}: an update needs keyColumn, recordId or recordOf`);
-  return { op, entity: String(w.entity), recordId, recordOf, key, body: w.body || {}, idempotencyKey: String(w.idempotencyKey) };
+  if (op === "update" && !key && !recordId) throw new Error(`${at}: an update needs keyColumn or recordId`);
+  return { op, entity: String(w.entity), recordId, key, body: w.body || {}, idempotencyKey: String(w.idempotencyKey) };
 }
 
 /** Finds the id of the record whose alternate key column holds value, or "". */
@@ -272,35 +271,25 @@ export async function findByKey(cif, entity, key, entities) {
   return String(rows[0][pk] || rows[0].id || "");
 }
 
-/** Most record ids a widget remembers for recordOf. */
-const KNOWN_IDS = 500;
-
 /**
  * Runs one CRM write through cif and returns the writeResult message.
  *  - create makes a record with the body;
- *  - update changes the record with recordId, else the one recordOf made
- *    (from opts.knownIds, the ids earlier writes returned), else the one the
- *    alternate key finds;
+ *  - update changes the record with recordId, else the one the alternate
+ *    key finds;
  *  - upsert searches by the alternate key first and updates what it finds,
  *    or creates the record with the key column set: running it twice never
  *    makes two records.
- * opts: {entities, index, knownIds: Map idempotencyKey → id}. Successful
- * writes add their id to knownIds.
+ * opts: {entities, index}.
  */
 export async function runWrite(cif, write, opts = {}) {
   const entities = opts.entities || [];
-  const knownIds = opts.knownIds || new Map();
   let w;
   try {
     w = normalizeWrite(write, opts.index || 0);
   } catch (err) {
     return { type: "writeResult", idempotencyKey: (write && write.idempotencyKey) || "", error: errorMessage(err) };
   }
-  const done = (id) => {
-    knownIds.set(w.idempotencyKey, String(id));
-    if (knownIds.size > KNOWN_IDS) knownIds.delete(knownIds.keys().next().value);
-    return { type: "writeResult", idempotencyKey: w.idempotencyKey, id: String(id) };
-  };
+  const done = (id) => ({ type: "writeResult", idempotencyKey: w.idempotencyKey, id: String(id) });
   try {
     const create = async () => {
       const data = { ...w.body };
@@ -317,12 +306,11 @@ export async function runWrite(cif, write, opts = {}) {
       case "create":
         return done(await create());
       case "update": {
-        let id = w.recordId || (w.recordOf && knownIds.get(w.recordOf)) || "";
-        if (!id && w.key) {
+        let id = w.recordId;
+        if (!id) {
           id = await findByKey(cif, w.entity, w.key, entities);
           if (!id) throw new Error(`no record has ${w.key.column} = ${w.key.value}`);
         }
-        if (!id) throw new Error(`recordOf ${w.recordOf}: that create has not run in this widget, so the record id is unknown`);
         return done(await update(id));
       }
       default: {
@@ -338,9 +326,8 @@ export async function runWrite(cif, write, opts = {}) {
 /** Runs writes in order (a later write may update what an earlier one made)
  * and returns one writeResult per write. */
 export async function runWrites(cif, writes, opts = {}) {
-  const knownIds = opts.knownIds || new Map();
   const out = [];
-  for (let i = 0; i < (writes || []).length; i++) out.push(await runWrite(cif, writes[i], { ...opts, knownIds, index: i }));
+  for (let i = 0; i < (writes || []).length; i++) out.push(await runWrite(cif, writes[i], { ...opts, index: i }));
   return out;
 }
 

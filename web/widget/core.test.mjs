@@ -62,8 +62,11 @@ function recordingCIF({ tables = {}, fail = {} } = {}) {
     createRecord(entity, data) {
       calls.push({ method: "createRecord", args: [entity, data] });
       if (fail.createRecord) return Promise.reject(new Error(fail.createRecord));
-      const id = `00000000-0000-0000-0000-${String(nextId++).padStart(12, "0")}`;
-      const rec = { ...JSON.parse(data), [primaryKeyOf(entity, ENTITIES)]: id };
+      // Like the Web API, a create that sets the primary key keeps that id.
+      const body = JSON.parse(data);
+      const pk = primaryKeyOf(entity, ENTITIES);
+      const id = body[pk] || `00000000-0000-0000-0000-${String(nextId++).padStart(12, "0")}`;
+      const rec = { ...body, [pk]: id };
       (store[entity] ||= []).push(rec);
       return Promise.resolve(JSON.stringify({ id }));
     },
@@ -308,14 +311,14 @@ describe("normalizeWrite", () => {
     { name: "no entity", w: { ...base, entity: "" }, err: /writes\[0\]\.entity: is required/ },
     { name: "unknown op", w: { ...base, op: "merge" }, err: /writes\[0\]\.op: "merge" is not create, update or upsert/ },
     { name: "upsert without key", w: { ...base, keyColumn: "", keyValue: "" }, err: /writes\[0\]\.keyColumn: an upsert needs the alternate key/ },
-    { name: "update without any target", w: { ...base, op: "update", keyColumn: "" }, err: /an update needs keyColumn, recordId or recordOf/ },
+    { name: "update without any target", w: { ...base, op: "update", keyColumn: "" }, err: /writes\[0\]: an update needs keyColumn or recordId/ },
     { name: "empty key value", w: { ...base, keyValue: "" }, err: /keyValue: is empty while keyColumn is new_agentinteractionid/ },
     { name: "body not an object", w: { ...base, body: [1] }, err: /writes\[0\]\.body: expected an object of columns/ },
   ];
   for (const c of cases) test(c.name, () => assert.throws(() => normalizeWrite(c.w, 0), c.err));
   test("reads activity.Write's fields", () => {
-    assert.deepEqual(normalizeWrite({ ...base, recordId: "r1", recordOf: "IX-1/x", body: { subject: "s" } }), {
-      op: "upsert", entity: "phonecall", recordId: "r1", recordOf: "IX-1/x",
+    assert.deepEqual(normalizeWrite({ ...base, recordId: "r1", body: { subject: "s" } }), {
+      op: "upsert", entity: "phonecall", recordId: "r1",
       key: { column: "new_agentinteractionid", value: "IX-1" }, body: { subject: "s" }, idempotencyKey: "IX-1/create-activity",
     });
   });
@@ -383,22 +386,18 @@ describe("runWrite", () => {
     assert.equal(cif.store.phonecall[0].new_wrapcode, "SALE");
   });
 
-  test("update by recordOf uses the id the earlier create returned", async () => {
+  test("a create carrying the server's derived id, then an update by that recordId, change one record", async () => {
+    // Without an alternate key the server derives the record id and sends it
+    // in the create's body and as the later update's recordId.
     const cif = recordingCIF({});
-    const knownIds = new Map();
-    const create = { op: "create", entity: "phonecall", body: { subject: "s" }, idempotencyKey: "IX-3/create-activity" };
-    const wrap = { op: "update", entity: "phonecall", recordOf: "IX-3/create-activity", body: { statecode: 1 }, idempotencyKey: "IX-3/wrap" };
-    const [c, u] = await runWrites(cif, [create, wrap], { entities: ENTITIES, knownIds });
-    assert.equal(u.id, c.id);
+    const derived = "6f1c2b7e-0a4d-4c61-9b7f-3e2a1d0c9b8a";
+    const create = { op: "create", entity: "phonecall", recordId: derived, body: { subject: "s", activityid: derived }, idempotencyKey: "IX-3/create-activity" };
+    const wrap = { op: "update", entity: "phonecall", recordId: derived, body: { statecode: 1 }, idempotencyKey: "IX-3/wrap" };
+    const [c, u] = await runWrites(cif, [create, wrap], opts);
+    assert.deepEqual([c.id, u.id], [derived, derived]);
+    assert.equal(cif.store.phonecall.length, 1);
     assert.equal(cif.store.phonecall[0].statecode, 1);
-    assert.equal(knownIds.get("IX-3/wrap"), c.id);
-  });
-
-  test("update by recordOf of a create this widget never ran is an error saying so", async () => {
-    const cif = recordingCIF({});
-    const r = await runWrite(cif, { op: "update", entity: "phonecall", recordOf: "IX-4/create-activity", body: {}, idempotencyKey: "IX-4/wrap" }, opts);
-    assert.equal(r.error, "update phonecall: recordOf IX-4/create-activity: that create has not run in this widget, so the record id is unknown");
-    assert.equal(cif.calls.length, 0);
+    assert.deepEqual(cif.calls.map((x) => x.method), ["createRecord", "updateRecord"]);
   });
 
   test("update by key with no such record is an error naming the key", async () => {

@@ -44,7 +44,6 @@ let reconnectTimer = null;
 let loggedIn = false;
 let machineQueue = []; // popResult/writeResult waiting for a connection
 let writesChain = Promise.resolve();
-const knownIds = new Map(); // idempotencyKey → record id, for writes' recordOf
 const naming = new Set(); // "entity:id" of records whose names are being looked up
 let wrapPendingRef = "";
 let wrapTimer = null;
@@ -352,7 +351,7 @@ function runWritesInOrder(interactionId, writes) {
       }
       return;
     }
-    const results = await core.runWrites(lib, writes, { entities: session.settings.entities, knownIds });
+    const results = await core.runWrites(lib, writes, { entities: session.settings.entities });
     for (const r of results) {
       sendMachine(r, "Write result");
       if (r.error) showError(`CRM write for ${interactionId} failed: ${r.error}`);
