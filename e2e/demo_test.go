@@ -219,6 +219,10 @@ type callCheck struct {
 	pop string
 	// record is the record the pop opens (pop "record").
 	record *sandbox.DemoRecord
+	// lead is the record whose person an outbound or preview lead is: the
+	// widget and the host page's telephony panel must name the lead as the
+	// record is named.
+	lead *sandbox.DemoRecord
 	// prefillField and prefillValue are the new-record form's phone field
 	// and the value it must be prefilled with (pop "new").
 	prefillField, prefillValue string
@@ -292,6 +296,12 @@ func (r *demoRun) call(t *testing.T, c callCheck) string {
 			b.fatalf("the new contact form's %s is %q, want it prefilled with %q", c.prefillField, got, c.prefillValue)
 		}
 	}
+	if c.lead != nil {
+		b.expect("the widget to name the lead "+c.lead.Name, widgetJS(fmt.Sprintf(
+			`w.getElementById("call-lead").textContent === %q`, c.lead.Name)))
+		b.expect("the host page's telephony panel to name the lead "+c.lead.Name, fmt.Sprintf(
+			`document.getElementById("current-call-text").textContent.includes(%q)`, " · "+c.lead.Name+" · "))
+	}
 	if c.whilePresented != nil {
 		c.whilePresented(t, r, id)
 	}
@@ -324,6 +334,19 @@ func (r *demoRun) call(t *testing.T, c callCheck) string {
 		b.hangUp(id)
 	}
 	b.wrap(id, c.wrapCode)
+	// The host page's telephony panel lets the call go as the widget does,
+	// and says how it ended: a preview wrapped without a dial was skipped.
+	ending := fmt.Sprintf("Call %s wrapped", id)
+	if c.preview && c.pop != "record" {
+		ending = fmt.Sprintf("Preview %s", id)
+	}
+	b.expect("the host page to show no call in progress and "+id+" ended", fmt.Sprintf(
+		`document.getElementById("current-call").dataset.interactionId === "" && document.getElementById("hangup").disabled && `+
+			`(t => !t.hidden && t.textContent.startsWith(%q))(document.getElementById("last-call"))`, ending))
+	if c.preview && c.pop != "record" {
+		b.expect("the host page to report preview "+id+" skipped", fmt.Sprintf(
+			`document.getElementById("last-call").textContent.endsWith("skipped (wrap code %s).")`, c.wrapCode))
+	}
 
 	pc := r.db.waitPhoneCall(t, id, "wrapped", func(a activity) bool { return a.WrapCode != "" })
 	if pc.WrapCode != c.wrapCode {
@@ -377,9 +400,9 @@ func TestDemoCalls(t *testing.T) {
 		{name: "inbound with no match opens the prefilled new contact form", scenario: "inbound-none", pop: "new",
 			prefillField: "telephone1", prefillValue: "(02) 9999 0099",
 			wrapCode: "4", stateCode: stateCompleted, statusCode: phoneCallReceived},
-		{name: "outbound opens the campaign lead", scenario: "outbound-lead", pop: "record", record: &priya,
+		{name: "outbound opens the campaign lead", scenario: "outbound-lead", pop: "record", record: &priya, lead: &priya,
 			wrapCode: "2", regarding: &priya, stateCode: stateCompleted, statusCode: phoneCallMade},
-		{name: "preview opens the contact and is dialled from its phone link", scenario: "preview-single", pop: "record", record: &olivia, preview: true,
+		{name: "preview opens the contact and is dialled from its phone link", scenario: "preview-single", pop: "record", record: &olivia, lead: &olivia, preview: true,
 			wrapCode: "1", regarding: &olivia, stateCode: stateCompleted, statusCode: phoneCallMade},
 		{name: "preview of a new prospect opens the prefilled form and is skipped", scenario: "preview-none", pop: "new",
 			prefillField: "telephone1", prefillValue: "(02) 9999 0099", preview: true,
@@ -393,6 +416,13 @@ func TestDemoCalls(t *testing.T) {
 			wrapped = append(wrapped, r.call(t, c))
 		})
 	}
+
+	t.Run("the activity list fits at 1280 px", func(t *testing.T) {
+		if len(wrapped) == 0 {
+			t.Skip("no call was wrapped, so the list has no rows to measure")
+		}
+		r.b.with(t).checkActivityListFits(len(wrapped))
+	})
 
 	t.Run("one phone call per interaction and no preview task", func(t *testing.T) {
 		if len(wrapped) != len(calls) {
@@ -461,6 +491,38 @@ func TestDemoPreviewCreatesTask(t *testing.T) {
 	}
 	r.b.waitActivityRow(id, "task", "completed", "")
 	r.b.screenshot("preview-task-completed")
+}
+
+// checkActivityListFits checks, once the activity list shows rows rows,
+// that every column of it is inside its section: nothing is cut off or
+// needs a horizontal scroll at the test's 1280×800 viewport.
+func (b *browser) checkActivityListFits(rows int) {
+	b.t.Helper()
+	b.waitFor(fmt.Sprintf("the activity list to show %d rows", rows), fmt.Sprintf(
+		`document.querySelectorAll("#activity-list tbody tr[data-id]").length >= %d`, rows))
+	type overflow struct {
+		Cell  string  `json:"cell"`
+		Right float64 `json:"right"`
+		Edge  float64 `json:"edge"`
+	}
+	// The section scrolls sideways when the table is wider than it, so a
+	// cell past its inner edge is hidden, not merely past the window.
+	got := eval[[]overflow](b, `(() => {
+		const sec = document.getElementById("activities");
+		const box = sec.getBoundingClientRect();
+		const edge = Math.min(box.left + sec.clientLeft + sec.clientWidth, window.innerWidth);
+		const out = [];
+		if (sec.scrollWidth > sec.clientWidth) out.push({ cell: "the section scrolls sideways", right: box.left + sec.clientLeft + sec.scrollWidth, edge });
+		for (const c of document.querySelectorAll("#activity-list th, #activity-list tbody td")) {
+			const right = c.getBoundingClientRect().right;
+			if (right > edge + 0.5) out.push({ cell: (c.dataset.col || c.textContent.trim()) + " of " + (c.closest("tr").dataset.interactionId || "the header"), right, edge });
+		}
+		return out;
+	})()`)
+	if len(got) > 0 {
+		b.fatalf("at %d×%d the activity list is cut off: %+v", viewportWidth, viewportHeight, got)
+	}
+	b.screenshot("activity-list-fits")
 }
 
 // checkSearch checks a several-matches pop: the search page lists the

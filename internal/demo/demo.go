@@ -155,7 +155,7 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 		timing = *opt.Timing
 	}
 	d.Server, err = server.New(ctx, settings, opt.Log, server.Options{
-		SimulatorOptions: telephony.SimulatorOptions{Numbers: scenarioNumbers(), Timing: timing},
+		SimulatorOptions: telephony.SimulatorOptions{Numbers: scenarioNumbers(), LeadNames: leadNames(), Timing: timing},
 	})
 	if err != nil {
 		d.Close()
@@ -197,6 +197,20 @@ func scenarioNumbers() telephony.ScenarioNumbers {
 	return out
 }
 
+// leadNames names the simulator's leads after the seeded records holding
+// their numbers, so a preview or outbound lead is the person whose record
+// the screen pop opens. Where several records share a number (a household)
+// the lead is the first of them.
+func leadNames() telephony.LeadNames {
+	out := telephony.LeadNames{}
+	for _, n := range sandbox.DemoNumbers {
+		if len(n.Records) > 0 {
+			out[n.E164] = n.Records[0].Name
+		}
+	}
+	return out
+}
+
 // Serve runs the demo until ctx ends.
 func (d *Demo) Serve(ctx context.Context) error {
 	defer d.Close()
@@ -230,6 +244,7 @@ func (d *Demo) routes() {
 	d.Server.Handle("GET /demo/api/settings", http.HandlerFunc(d.serveSettings))
 	d.Server.Handle("POST /demo/api/calls", http.HandlerFunc(d.servePlaceCall))
 	d.Server.Handle("POST /demo/api/calls/{id}/hangup", http.HandlerFunc(d.serveHangup))
+	d.Server.Handle("GET /demo/api/agents/{id}/call", http.HandlerFunc(d.serveAgentCall))
 }
 
 func (d *Demo) serveSettings(w http.ResponseWriter, r *http.Request) {
@@ -297,6 +312,15 @@ func (d *Demo) serveHangup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "hung up"})
+}
+
+// serveAgentCall answers what the simulated platform shows of the agent's
+// calls: {"call": the call in progress or null, "last": the last call
+// wrapped or null}. The host page's telephony panel follows it, so a
+// preview the agent skips in the widget leaves the panel too.
+func (d *Demo) serveAgentCall(w http.ResponseWriter, r *http.Request) {
+	current, last := d.Server.Simulator.AgentCalls(r.PathValue("id"))
+	writeJSON(w, http.StatusOK, map[string]*telephony.CallStatus{"call": current, "last": last})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -22,6 +22,12 @@ import (
 // "account", "lead", ... A scenario with no numbers gets a fictitious one.
 type ScenarioNumbers map[string][]string
 
+// LeadNames maps a customer number to the name the platform's lead list
+// holds for it, as the CRM record with that number is named, so a preview
+// or outbound lead shows the same person the screen pop opens. Numbers
+// match by their digits ("+61 2 9999 0000" is "+61299990000").
+type LeadNames map[string]string
+
 // Timing sets the pace of simulated calls. Durations are measured on the real
 // clock; zero values make tests drive every step explicitly.
 type Timing struct {
@@ -57,7 +63,10 @@ type Campaign struct {
 type SimulatorOptions struct {
 	// Numbers are the customer numbers per scenario.
 	Numbers ScenarioNumbers
-	Timing  Timing
+	// LeadNames names the leads of outbound and preview calls to these
+	// numbers; a lead to any other number gets a generated name.
+	LeadNames LeadNames
+	Timing    Timing
 	// Rand drives every random choice (numbers, queues, campaigns, lead
 	// names); a seeded one makes the simulator deterministic. Default:
 	// seeded from the clock.
@@ -109,7 +118,8 @@ var (
 type Simulator struct {
 	timing            Timing
 	numbers           ScenarioNumbers
-	scenarios         []string // sorted, for deterministic random choice
+	scenarios         []string          // sorted, for deterministic random choice
+	leadNames         map[string]string // digits of a number → lead name
 	now               func() time.Time
 	serviceNumber     string
 	queues            []string
@@ -143,6 +153,8 @@ type simAgent struct {
 	// the call is wrapped.
 	pending       AgentState
 	pendingReason string
+	// last is the agent's latest wrapped call, nil before the first.
+	last *CallStatus
 }
 
 // callPhase is where a simulated call is.
@@ -168,6 +180,8 @@ type simCall struct {
 	// wrap unless the agent asked for another.
 	stateBefore  AgentState
 	reasonBefore string
+	// skipped is set when the call was a preview wrapped without a dial.
+	skipped bool
 }
 
 // simItem is one queued delivery.
@@ -183,8 +197,10 @@ var (
 	defaultQueues            = []string{"Sales", "Customer Service", "Accounts"}
 	defaultInboundCampaigns  = []Campaign{{ID: "201", Name: "Customer Service"}, {ID: "202", Name: "Sales Enquiries"}}
 	defaultOutboundCampaigns = []Campaign{{ID: "301", Name: "Renewals Q1"}, {ID: "302", Name: "Win-back"}}
-	leadFirstNames           = []string{"Jane", "Arjun", "Mei", "Tom", "Aroha", "Luca", "Fatima", "Sam", "Olivia", "Kenji"}
-	leadLastNames            = []string{"Citizen", "Nguyen", "Smith", "Patel", "O'Brien", "Rossi", "Kowalski", "Tran", "Walker", "Ngata"}
+	// Generated lead names share no first or last name with the sandbox's
+	// demo records, so a lead to an unknown number is not mistaken for one.
+	leadFirstNames = []string{"Jane", "Arjun", "Mei", "Tom", "Aroha", "Luca", "Fatima", "Sam", "Ruby", "Kenji"}
+	leadLastNames  = []string{"Citizen", "Nguyen", "Smith", "Patel", "O'Neill", "Rossi", "Novak", "Tran", "Walker", "Ngata"}
 )
 
 // NewSimulator checks the options and returns a simulator. Run it before
@@ -224,6 +240,17 @@ func NewSimulator(opts SimulatorOptions) (*Simulator, error) {
 		s.scenarios = append(s.scenarios, name)
 	}
 	slices.Sort(s.scenarios)
+	s.leadNames = make(map[string]string, len(opts.LeadNames))
+	for number, name := range opts.LeadNames {
+		key := digits(number)
+		if key == "" {
+			return nil, fmt.Errorf("simulator lead names: number %q has no digits: key each name by its customer number", number)
+		}
+		if strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("simulator lead names[%q] is empty: name the lead or leave the number out", number)
+		}
+		s.leadNames[key] = name
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -565,13 +592,74 @@ func (s *Simulator) Wrap(ctx context.Context, agentID, interactionID, wrapCode, 
 		return fmt.Errorf("wrap: interaction %s belongs to agent %s, not %s", interactionID, c.agent.id, agentID)
 	}
 	switch c.phase {
-	case phasePreview, phaseAlerting:
+	case phasePreview:
+		c.skipped = true
+		s.fail(c)
+	case phaseAlerting:
 		s.fail(c)
 	case phaseConnected:
 		s.hangup(c)
 	}
 	s.wrap(c, wrapCode, notes)
 	return nil
+}
+
+// Call phases as CallStatus reports them.
+const (
+	PhasePreviewing = "previewing" // a preview lead is shown, not dialled
+	PhaseAlerting   = "alerting"   // ringing or dialling
+	PhaseConnected  = "connected"  // talking
+	PhaseWrapping   = "wrapping"   // hung up or failed; the agent wraps
+	PhaseWrapped    = "wrapped"    // over
+	PhaseSkipped    = "skipped"    // a preview wrapped without being dialled
+)
+
+// CallStatus is what the simulated platform shows of a call: the demo's
+// telephony panel follows it.
+type CallStatus struct {
+	InteractionID string               `json:"interactionId"`
+	CallType      interaction.CallType `json:"callType"`
+	// Phase is one of the Phase constants.
+	Phase string `json:"phase"`
+	// Number is the customer's number: the one dialled, or for an undialled
+	// preview the lead's allocated phone.
+	Number   string `json:"number"`
+	LeadName string `json:"leadName,omitempty"`
+	WrapCode string `json:"wrapCode,omitempty"`
+}
+
+// AgentCalls returns the agent's call in progress (nil when it has none)
+// and the last call it wrapped (nil before the first).
+func (s *Simulator) AgentCalls(agentID string) (current, last *CallStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.agents[agentID]
+	if !ok {
+		return nil, nil
+	}
+	if a.call != nil {
+		current = statusOf(a.call)
+	}
+	if a.last != nil {
+		copied := *a.last
+		last = &copied
+	}
+	return current, last
+}
+
+// statusOf is the call's CallStatus.
+func statusOf(c *simCall) *CallStatus {
+	st := &CallStatus{
+		InteractionID: c.data.AgentInteractionID,
+		CallType:      c.data.CallType,
+		Phase:         [...]string{phasePreview: PhasePreviewing, phaseAlerting: PhaseAlerting, phaseConnected: PhaseConnected, phaseWrapping: PhaseWrapping}[c.phase],
+		Number:        c.data.Activity.CustomerCLI,
+		WrapCode:      c.data.Activity.WrapCode,
+	}
+	if lead := c.data.LeadData; lead != nil {
+		st.LeadName = lead.Name
+	}
+	return st
 }
 
 // StateOf returns the agent's state and pause reason; LoggedOut for an agent
@@ -641,7 +729,7 @@ func (s *Simulator) newCall(a *simAgent, callType interaction.CallType) *simCall
 
 // allocateLead gives an outbound or preview call its campaign and lead: two
 // phones, the scenario's number at dialIndex and a fictitious mobile at the
-// other.
+// other, and the name LeadNames gives the number (else a generated one).
 func (s *Simulator) allocateLead(c *simCall, number string, dialIndex int) {
 	camp := s.outboundCampaigns[s.rand.IntN(len(s.outboundCampaigns))]
 	other := fictitiousMobile(s.rand)
@@ -650,9 +738,13 @@ func (s *Simulator) allocateLead(c *simCall, number string, dialIndex int) {
 		phones[0].Phone, phones[1].Phone = other, number
 	}
 	c.data.Activity = interaction.Activity{CampaignID: camp.ID, CampaignName: camp.Name, CustomerCLI: number}
+	name, known := s.leadNames[digits(number)]
+	if !known {
+		name = leadFirstNames[s.rand.IntN(len(leadFirstNames))] + " " + leadLastNames[s.rand.IntN(len(leadLastNames))]
+	}
 	c.data.LeadData = &interaction.Lead{
 		LeadID:     "L-" + strconv.FormatInt(c.n, 10),
-		Name:       leadFirstNames[s.rand.IntN(len(leadFirstNames))] + " " + leadLastNames[s.rand.IntN(len(leadLastNames))],
+		Name:       name,
 		Phones:     phones,
 		PhoneIndex: dialIndex,
 	}
@@ -755,6 +847,11 @@ func (s *Simulator) wrap(c *simCall, code, notes string) {
 	c.due = time.Time{}
 	a := c.agent
 	a.call = nil
+	a.last = statusOf(c)
+	a.last.Phase = PhaseWrapped
+	if c.skipped {
+		a.last.Phase = PhaseSkipped
+	}
 	state, reason := c.stateBefore, c.reasonBefore
 	if a.pending != "" {
 		state, reason = a.pending, a.pendingReason

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/sandbox"
 )
 
 var testNumbers = ScenarioNumbers{
@@ -766,6 +767,8 @@ func TestNewSimulatorOptions(t *testing.T) {
 		{name: "a negative duration", opts: SimulatorOptions{Timing: Timing{TalkTime: -time.Second}}, wantErr: "TalkTime is -1s"},
 		{name: "an empty number", opts: SimulatorOptions{Numbers: ScenarioNumbers{"single": {""}}}, wantErr: `numbers["single"][0] is empty`},
 		{name: "an unnamed scenario", opts: SimulatorOptions{Numbers: ScenarioNumbers{"": {"0299990000"}}}, wantErr: "a scenario name is empty"},
+		{name: "a lead name without a number", opts: SimulatorOptions{LeadNames: LeadNames{"n/a": "Olivia Bennett"}}, wantErr: `number "n/a" has no digits`},
+		{name: "an empty lead name", opts: SimulatorOptions{LeadNames: LeadNames{"0299990000": " "}}, wantErr: `lead names["0299990000"] is empty`},
 		{name: "defaults", opts: SimulatorOptions{}},
 	}
 	for _, tt := range tests {
@@ -807,5 +810,119 @@ func TestSimulatorHangupRefusals(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestSimulatorLeadNames(t *testing.T) {
+	ctx := context.Background()
+	generated := func(name string) bool {
+		first, last, _ := strings.Cut(name, " ")
+		return slices.Contains(leadFirstNames, first) && slices.Contains(leadLastNames, last)
+	}
+	tests := []struct {
+		name     string
+		callType interaction.CallType
+		scenario string
+		want     func(string) bool
+		wantDesc string
+	}{
+		{name: "a preview to a named number carries its name", callType: interaction.CallPreview, scenario: "single",
+			want: func(n string) bool { return n == "Olivia Bennett" }, wantDesc: "Olivia Bennett"},
+		{name: "an outbound call to a named number, written another way, carries its name", callType: interaction.CallOutbound, scenario: "lead",
+			want: func(n string) bool { return n == "Priya Raman" }, wantDesc: "Priya Raman"},
+		{name: "a preview to an unnamed number gets a generated name", callType: interaction.CallPreview, scenario: "several",
+			want: generated, wantDesc: "a generated name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testSimOptions()
+			opts.LeadNames = LeadNames{"0299990000": "Olivia Bennett", "0400 111 222": "Priya Raman"}
+			s, log, _ := startSimulator(t, opts)
+			if _, err := s.PlaceCall(ctx, "1042", tt.callType, tt.scenario); err != nil {
+				t.Fatal(err)
+			}
+			var ev *interaction.Event
+			for ev == nil {
+				ev = log.next(t, 1)[0].event
+			}
+			if got := text(t, ev, "interaction.leadData.name"); !tt.want(got) {
+				t.Errorf("%s: lead name %q, want %s", ev.Type, got, tt.wantDesc)
+			}
+		})
+	}
+}
+
+func TestSimulatorAgentCalls(t *testing.T) {
+	ctx := context.Background()
+	opts := testSimOptions()
+	opts.LeadNames = LeadNames{"0299990000": "Olivia Bennett"}
+	s, _, _ := startSimulator(t, opts)
+	if current, last := s.AgentCalls("1042"); current != nil || last != nil {
+		t.Fatalf("an agent never seen: current %+v last %+v, want none", current, last)
+	}
+	check := func(step string, gotCurrent, gotLast, wantCurrent, wantLast *CallStatus) {
+		t.Helper()
+		for _, c := range []struct {
+			what      string
+			got, want *CallStatus
+		}{{"current", gotCurrent, wantCurrent}, {"last", gotLast, wantLast}} {
+			if (c.got == nil) != (c.want == nil) || c.got != nil && *c.got != *c.want {
+				t.Errorf("%s: %s call %+v, want %+v", step, c.what, c.got, c.want)
+			}
+		}
+	}
+
+	preview, err := s.PlaceCall(ctx, "1042", interaction.CallPreview, "single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	previewing := &CallStatus{InteractionID: preview, CallType: interaction.CallPreview, Phase: PhasePreviewing, Number: "0299990000", LeadName: "Olivia Bennett"}
+	current, last := s.AgentCalls("1042")
+	check("preview allocated", current, last, previewing, nil)
+
+	if err := s.Wrap(ctx, "1042", preview, "5", ""); err != nil {
+		t.Fatal(err)
+	}
+	skipped := *previewing
+	skipped.Phase, skipped.WrapCode = PhaseSkipped, "5"
+	current, last = s.AgentCalls("1042")
+	check("preview wrapped without a dial", current, last, nil, &skipped)
+
+	inbound, err := s.PlaceCall(ctx, "1042", interaction.CallInbound, "single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := &CallStatus{InteractionID: inbound, CallType: interaction.CallInbound, Phase: PhaseConnected, Number: "0299990000"}
+	current, last = s.AgentCalls("1042")
+	check("inbound connected", current, last, connected, &skipped)
+
+	if err := s.Hangup(ctx, inbound); err != nil {
+		t.Fatal(err)
+	}
+	wrapping := *connected
+	wrapping.Phase = PhaseWrapping
+	current, last = s.AgentCalls("1042")
+	check("inbound hung up", current, last, &wrapping, &skipped)
+
+	if err := s.Wrap(ctx, "1042", inbound, "12", ""); err != nil {
+		t.Fatal(err)
+	}
+	wrapped := *connected
+	wrapped.Phase, wrapped.WrapCode = PhaseWrapped, "12"
+	current, last = s.AgentCalls("1042")
+	check("inbound wrapped", current, last, nil, &wrapped)
+}
+
+func TestGeneratedLeadNamesAreNotDemoRecords(t *testing.T) {
+	// A preview to a number no record holds must not look like one of the
+	// demo's known people.
+	for _, n := range sandbox.DemoNumbers {
+		for _, r := range n.Records {
+			for _, part := range strings.Fields(r.Name) {
+				if slices.Contains(leadFirstNames, part) || slices.Contains(leadLastNames, part) {
+					t.Errorf("generated lead names use %q, part of the demo record %s %q (%s)", part, r.Entity, r.Name, n.Key)
+				}
+			}
+		}
 	}
 }

@@ -15,7 +15,9 @@
 //     any form:     #form-error
 //   #agent-select  #agent-hint  #call-type (inbound|outbound|preview|manual)
 //   #call-buttons button[data-scenario][data-call-type] (data-call-type "" = the #call-type choice)
-//   #current-call[data-interaction-id]  #hangup  #demo-status
+//   #current-call[data-interaction-id][data-phase=previewing|alerting|connected|wrapping]
+//     #current-call-text  #last-call (how the agent's last call ended: wrapped or skipped)
+//   #hangup  #demo-status
 //   #entity-nav button[data-entity] (opens the entity's list)
 //   #activity-list tbody tr[data-kind=phonecall|task][data-state=open|completed|canceled][data-interaction-id][data-id]
 //     td[data-col=subject|number|state|wrapCode|regarding|interactionId]
@@ -28,12 +30,14 @@
 //               placed with the #call-type choice, or {id, label, callType} objects,
 //    fields?: {callDispositionField, agentInteractionId}, customParams?}
 // Calls: POST /demo/api/calls {agentId, callType, scenario} → {interactionId, ...};
-//        POST /demo/api/calls/{interactionId}/hangup.
+//        POST /demo/api/calls/{interactionId}/hangup;
+//        GET /demo/api/agents/{agentId}/call → {call, last}, the simulator's
+//        view of the agent's calls, polled so the panel follows the widget.
 
 import {
   PROTOCOL, WebAPI, createCIFHost, errorReply, entitySet, entityKey, entityNameColumn, cleanId,
   pageURL, isPhoneField, isFlagField, formColumns, recordFromForm, normalizeScenarios, activityRows,
-  activityQueries, humanize, columnLabel,
+  activityQueries, humanize, columnLabel, callPanel,
 } from "./host.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -50,7 +54,13 @@ const hostReady = new Promise((resolve) => (resolveHost = resolve));
 let cifId = "CIFMainLibrary";
 let clickToAct = false;
 let page = { pageType: "dashboard", entity: "", id: "" };
-let currentCall = null; // {interactionId, scenario, callType}
+// callView is the simulator's view of the selected agent's calls ({call,
+// last}); callLabels names the calls this page placed (interactionId →
+// label). callGeneration discards a poll answer that began before the page
+// placed or hung up a call, so it cannot undo what the page just did.
+let callView = { call: null, last: null };
+const callLabels = new Map();
+let callGeneration = 0;
 const regardingNames = new Map();
 const regardingPending = new Set();
 
@@ -367,7 +377,12 @@ function renderControls() {
     const a = agents.find((x) => x.id === sel.value);
     $("agent-hint").textContent = a ? `Log in to the widget as ${a.id} with PIN ${a.pin}.` : "No demo agents are configured.";
   };
-  sel.onchange = hint;
+  sel.onchange = () => {
+    hint();
+    callView = { call: null, last: null };
+    renderCurrentCall();
+    refreshCall();
+  };
   hint();
 
   const buttons = $("call-buttons");
@@ -383,12 +398,33 @@ function renderControls() {
 }
 
 function renderCurrentCall() {
+  const panel = callPanel(callView, callLabels);
   const box = $("current-call");
-  box.dataset.interactionId = currentCall ? currentCall.interactionId : "";
-  $("current-call-text").textContent = currentCall
-    ? `${currentCall.interactionId} · ${currentCall.label}`
-    : "No simulated call";
-  $("hangup").disabled = !currentCall;
+  box.dataset.interactionId = panel.interactionId;
+  box.dataset.phase = panel.phase;
+  $("current-call-text").textContent = panel.text;
+  const last = $("last-call");
+  last.textContent = panel.lastText;
+  last.hidden = !panel.lastText;
+  $("hangup").disabled = !panel.canHangUp;
+}
+
+// refreshCall reads the selected agent's calls from the simulator. The
+// widget learns of a skip or a wrap from the server; this page asks.
+async function refreshCall() {
+  const agentId = selectedAgent();
+  if (!agentId) return;
+  const generation = callGeneration;
+  try {
+    const res = await fetch(`/demo/api/agents/${encodeURIComponent(agentId)}/call`, { headers: { Accept: "application/json" } });
+    if (!res.ok) return;
+    const view = await res.json();
+    if (generation !== callGeneration || agentId !== selectedAgent()) return;
+    callView = { call: view.call || null, last: view.last || null };
+    renderCurrentCall();
+  } catch {
+    // The next poll tries again; the demo server may be restarting.
+  }
 }
 
 async function placeCall(scenario) {
@@ -410,8 +446,14 @@ async function placeCall(scenario) {
     }
     const body = await res.json().catch(() => ({}));
     const interactionId = body.interactionId || (body.call && body.call.interactionId) || body.id || "";
-    currentCall = interactionId ? { interactionId, label: `${scenario.callType}, ${scenario.label}`, callType: scenario.callType } : null;
-    renderCurrentCall();
+    if (interactionId) {
+      callGeneration++;
+      callLabels.set(interactionId, `${scenario.callType}, ${scenario.label}`);
+      // Shown at once; the next poll adds the lead and the phase.
+      callView = { ...callView, call: { interactionId, callType: scenario.callType, phase: "" } };
+      renderCurrentCall();
+      refreshCall();
+    }
     status(interactionId ? `Call ${interactionId} presented to agent ${agentId}.` : "Call placed, but the server returned no interactionId.", !interactionId);
   } catch (err) {
     status(`The call was not placed: ${err.message}`, true);
@@ -419,8 +461,8 @@ async function placeCall(scenario) {
 }
 
 async function hangUp() {
-  if (!currentCall) return;
-  const id = currentCall.interactionId;
+  const id = callPanel(callView).interactionId;
+  if (!id) return;
   status(`Hanging up ${id}…`);
   try {
     const res = await fetch(`/demo/api/calls/${encodeURIComponent(id)}/hangup`, { method: "POST", headers: { Accept: "application/json" } });
@@ -429,8 +471,9 @@ async function hangUp() {
       return;
     }
     status(`Call ${id} hung up: the agent can now wrap it in the widget.`);
-    currentCall = null;
-    renderCurrentCall();
+    callGeneration++;
+    $("hangup").disabled = true;
+    refreshCall();
   } catch (err) {
     status(`Could not hang up ${id}: ${err.message}`, true);
   }
@@ -537,3 +580,5 @@ renderCurrentCall();
 await loadSettings();
 refreshActivities();
 setInterval(refreshActivities, 2000);
+refreshCall();
+setInterval(refreshCall, 1000);

@@ -251,6 +251,49 @@ export function normalizeScenarios(scenarios) {
   return out;
 }
 
+// How the telephony panel names the simulator's call phases
+// (internal/telephony.CallStatus.Phase).
+const PHASE_LABELS = {
+  previewing: "Preview, not dialled",
+  alerting: "Ringing",
+  connected: "Connected",
+  wrapping: "Wrapping up",
+};
+
+/**
+ * What the telephony panel shows, from GET /demo/api/agents/{id}/call
+ * ({call, last}, the simulator's view of the agent's calls) and labels, the
+ * scenario labels of calls this page placed (interactionId → label):
+ *   {interactionId, phase, text, lastText, canHangUp}
+ * interactionId is "" when the agent has no call in progress: a preview the
+ * agent skipped, or any call wrapped, leaves the panel as it leaves the
+ * widget, and lastText says how it ended.
+ */
+export function callPanel(view, labels = new Map()) {
+  const call = view && view.call;
+  const last = view && view.last;
+  const out = { interactionId: "", phase: "", text: "No simulated call", lastText: "", canHangUp: false };
+  if (call && call.interactionId) {
+    const parts = [call.interactionId, labels.get(call.interactionId) || humanize(call.callType || "call")];
+    if (call.leadName) parts.push(call.leadName);
+    if (call.number) parts.push(call.number);
+    parts.push(PHASE_LABELS[call.phase] || humanize(call.phase || ""));
+    out.interactionId = call.interactionId;
+    out.phase = call.phase || "";
+    out.text = parts.filter(Boolean).join(" · ");
+    // Only a call that is ringing or talking can be hung up: a preview is
+    // dialled or skipped, and an ended call is wrapped, in the widget.
+    out.canHangUp = call.phase === "alerting" || call.phase === "connected";
+  }
+  if (last && last.interactionId && last.interactionId !== out.interactionId) {
+    const code = last.wrapCode ? ` (wrap code ${last.wrapCode})` : "";
+    out.lastText = last.phase === "skipped"
+      ? `Preview ${last.interactionId}${last.leadName ? " to " + last.leadName : ""} skipped${code}.`
+      : `Call ${last.interactionId} wrapped${code}.`;
+  }
+  return out;
+}
+
 /** Activity state names by statecode. */
 export const ACTIVITY_STATES = Object.freeze({ 0: "open", 1: "completed", 2: "canceled" });
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import {
   API_BASE, ODATA_HEADERS, WebAPI, WebAPIError, createCIFHost, stripSearch, textSearchQuery, entitySet,
   entityKey, entityNameColumn, idFromEntityIdHeader, pageURL, isPhoneField, formColumns, recordFromForm, columnLabel,
-  normalizeScenarios, activityRows, activityQueries, odataLiteral, cleanId, errorReply,
+  normalizeScenarios, activityRows, activityQueries, odataLiteral, cleanId, errorReply, callPanel,
 } from "./host.mjs";
 
 const SETTINGS = {
@@ -395,4 +395,39 @@ describe("protocol", () => {
     const { PROTOCOL } = await import("./host.mjs");
     assert.ok(lib.includes(`var PROTOCOL = "${PROTOCOL}";`));
   });
+});
+
+describe("callPanel", () => {
+  const preview = { interactionId: "IX-7", callType: "preview", phase: "previewing", number: "+61299990000", leadName: "Olivia Bennett" };
+  const labels = new Map([["IX-7", "preview, Preview: known contact"]]);
+  const idle = { interactionId: "", phase: "", text: "No simulated call", lastText: "", canHangUp: false };
+  const cases = [
+    { name: "no call yet", view: { call: null, last: null }, want: idle },
+    { name: "an unreadable answer is no call", view: null, want: idle },
+    {
+      name: "a preview shows its lead and number and cannot be hung up", view: { call: preview, last: null },
+      want: { interactionId: "IX-7", phase: "previewing", text: "IX-7 · preview, Preview: known contact · Olivia Bennett · +61299990000 · Preview, not dialled", lastText: "", canHangUp: false },
+    },
+    {
+      name: "a skipped preview leaves the panel and is reported skipped",
+      view: { call: null, last: { ...preview, phase: "skipped", wrapCode: "5" } },
+      want: { ...idle, lastText: "Preview IX-7 to Olivia Bennett skipped (wrap code 5)." },
+    },
+    {
+      name: "a connected call placed elsewhere is named by its call type and can be hung up",
+      view: { call: { interactionId: "IX-9", callType: "manual", phase: "connected", number: "0299990020" }, last: { ...preview, phase: "skipped", wrapCode: "5" } },
+      want: { interactionId: "IX-9", phase: "connected", text: "IX-9 · Manual · 0299990020 · Connected", lastText: "Preview IX-7 to Olivia Bennett skipped (wrap code 5).", canHangUp: true },
+    },
+    {
+      name: "a hung-up call waits for its wrap and cannot be hung up again",
+      view: { call: { interactionId: "IX-9", callType: "inbound", phase: "wrapping", number: "0299990000" }, last: null },
+      want: { interactionId: "IX-9", phase: "wrapping", text: "IX-9 · Inbound · 0299990000 · Wrapping up", lastText: "", canHangUp: false },
+    },
+    {
+      name: "a wrapped call leaves the panel",
+      view: { call: null, last: { interactionId: "IX-9", callType: "inbound", phase: "wrapped", number: "0299990000", wrapCode: "1" } },
+      want: { ...idle, lastText: "Call IX-9 wrapped (wrap code 1)." },
+    },
+  ];
+  for (const c of cases) test(c.name, () => assert.deepEqual(callPanel(c.view, labels), c.want));
 });
