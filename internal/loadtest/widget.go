@@ -221,8 +221,11 @@ func (w *widget) handle(ctx context.Context, data []byte) {
 	case "hello":
 		w.once.Do(func() { close(w.ready) })
 		if m.Pop != nil {
-			// Run like any pop, unless this widget already popped it.
-			if call, ok := w.callOf(m.Pop.InteractionID); ok && w.pool.track.popped(call, m.Pop.SentAt) {
+			// The server has no answer to this pop: run it, or, when this
+			// widget ran it already and its answer was lost as the server
+			// went down, send that answer again (as web/widget does).
+			if call, ok := w.callOf(m.Pop.InteractionID); ok {
+				w.pool.track.popped(call, m.Pop.SentAt)
 				w.popResult(ctx, call)
 			}
 		}

@@ -271,6 +271,16 @@ export async function findByKey(cif, entity, key, entities) {
   return String(rows[0][pk] || rows[0].id || "");
 }
 
+/** Reports whether the record entity(id) exists; a failed lookup says no. */
+async function recordExists(cif, entity, id, entities) {
+  try {
+    const rec = parseJSONResult(await cif.retrieveRecord(entity, id, `?$select=${primaryKeyOf(entity, entities)}`), "retrieveRecord");
+    return !!rec && typeof rec === "object";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs one CRM write through cif and returns the writeResult message.
  *  - create makes a record with the body;
@@ -304,7 +314,16 @@ export async function runWrite(cif, write, opts = {}) {
     };
     switch (w.op) {
       case "create":
-        return done(await create());
+        try {
+          return done(await create());
+        } catch (err) {
+          // A create that names its record id (the server derives it when
+          // there is no alternate key) and is refused may be this very
+          // create, run before its answer was lost: Dataverse refuses a
+          // second record with the same id. If that record exists, it is done.
+          if (w.recordId && (await recordExists(cif, w.entity, w.recordId, entities))) return done(w.recordId);
+          throw err;
+        }
       case "update": {
         let id = w.recordId;
         if (!id) {
@@ -631,6 +650,7 @@ export const STATE_LABELS = Object.freeze({
  *   {do: "error", ref, code, message}   shown to the agent
  *   {do: "log", ref, code, message}     a refused report of the widget's own
  *   {do: "callEnded", interactionId}
+ *   {do: "report", message, what}  a report of the widget's own to send again
  * Pops are executed once per interaction: a repeated pop, and the call a
  * hello restores after a reconnect, are not popped again.
  */
@@ -642,6 +662,9 @@ export class WidgetSession {
     this.call = null;
     this.callEndedAt = 0;
     this.popped = new Set(popped);
+    // The popResult sent for each recent interaction, to send again when a
+    // hello shows the server never got it (lost as the server restarted).
+    this.popResults = new Map();
     this.relations = new RelationChoices([]);
     this.popOutcome = null; // {interactionId, text, outcome, error}
     this.lastEnded = null; // {interactionId, activityId}
@@ -701,7 +724,13 @@ export class WidgetSession {
     const actions = [];
     if (msg.call && msg.call.interactionId) {
       this.setCall(msg.call);
-      if (msg.pop && msg.pop.interactionId === msg.call.interactionId) {
+      const id = msg.call.interactionId;
+      if (msg.pop && msg.pop.interactionId === id && this.popped.has(id) && this.popResults.has(id)) {
+        // This page ran the pop, but its answer never reached the server
+        // (sent as the server went down): send the answer again, without
+        // popping again.
+        actions.push({ do: "report", message: this.popResults.get(id), what: `Screen pop result for ${id}` });
+      } else if (msg.pop && msg.pop.interactionId === id) {
         // The server has no answer to this call's pop: the widget was away
         // when it was sent. Pop it now, unless this page already did.
         actions.push(...this.onPop(msg.pop));
@@ -770,6 +799,8 @@ export class WidgetSession {
     }
     const msg = { type: "popResult", interactionId, outcome: result.outcome, matches: result.matches, ms: result.ms };
     if (result.error) msg.error = result.error;
+    this.popResults.set(interactionId, msg);
+    if (this.popResults.size > 50) this.popResults.delete(this.popResults.keys().next().value);
     return msg;
   }
 

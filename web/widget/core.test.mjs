@@ -66,9 +66,19 @@ function recordingCIF({ tables = {}, fail = {} } = {}) {
       const body = JSON.parse(data);
       const pk = primaryKeyOf(entity, ENTITIES);
       const id = body[pk] || `00000000-0000-0000-0000-${String(nextId++).padStart(12, "0")}`;
+      if ((store[entity] || []).some((r) => r[pk] === id)) {
+        return Promise.reject(new Error("A record with matching key values already exists."));
+      }
       const rec = { ...body, [pk]: id };
       (store[entity] ||= []).push(rec);
       return Promise.resolve(JSON.stringify({ id }));
+    },
+    retrieveRecord(entity, id, query) {
+      calls.push({ method: "retrieveRecord", args: [entity, id, query] });
+      const pk = primaryKeyOf(entity, ENTITIES);
+      const rec = (store[entity] || []).find((r) => r[pk] === id);
+      if (!rec) return Promise.reject(new Error(`no ${entity} ${id}`));
+      return answer("retrieveRecord", JSON.stringify(rec));
     },
     updateRecord(entity, id, data) {
       calls.push({ method: "updateRecord", args: [entity, id, data] });
@@ -400,6 +410,22 @@ describe("runWrite", () => {
     assert.deepEqual(cif.calls.map((x) => x.method), ["createRecord", "updateRecord"]);
   });
 
+  test("a create with the derived id run again, after its answer was lost, is done, not an error", async () => {
+    const derived = "6f1c2b7e-0a4d-4c61-9b7f-3e2a1d0c9b8a";
+    const cif = recordingCIF({ tables: { phonecall: [{ activityid: derived, subject: "s" }] } });
+    const create = { op: "create", entity: "phonecall", recordId: derived, body: { subject: "s", activityid: derived }, idempotencyKey: "IX-3/create-activity" };
+    const r = await runWrite(cif, create, opts);
+    assert.deepEqual(r, { type: "writeResult", idempotencyKey: "IX-3/create-activity", id: derived });
+    assert.equal(cif.store.phonecall.length, 1);
+  });
+
+  test("a refused create whose derived id names no record stays an error", async () => {
+    const cif = recordingCIF({ fail: { createRecord: "Principal user is missing prvCreateActivity privilege" } });
+    const derived = "6f1c2b7e-0a4d-4c61-9b7f-3e2a1d0c9b8a";
+    const r = await runWrite(cif, { op: "create", entity: "phonecall", recordId: derived, body: { activityid: derived }, idempotencyKey: "IX-4/create-activity" }, opts);
+    assert.match(r.error, /^create phonecall: Principal user is missing prvCreateActivity privilege$/);
+  });
+
   test("update by key with no such record is an error naming the key", async () => {
     const cif = recordingCIF({});
     const r = await runWrite(cif, { op: "update", entity: "phonecall", keyColumn: "new_agentinteractionid", keyValue: "IX-8", body: {}, idempotencyKey: "IX-8/wrap" }, opts);
@@ -646,6 +672,17 @@ describe("WidgetSession", () => {
     assert.deepEqual(s.receive(popMsg("IX-1")), [], "the live pop that follows is not run again");
     const again = s.receive({ type: "hello", agent: { id: "1001", state: "OnCall" }, call: call1, settings, pop: popMsg("IX-1") });
     assert.deepEqual(again.map((f) => f.do), ["configure"], "a page that popped it already does not pop it again");
+  });
+
+  test("hello carrying a pop this page ran sends the pop's result again instead of popping", () => {
+    const s = new WidgetSession();
+    assert.deepEqual(s.receive(popMsg("IX-1")).map((f) => f.do), ["pop"]);
+    const sent = s.popDone("IX-1", decision(), { outcome: "record", matches: [{ entity: "contact", id: "c1", name: "Jane Citizen" }], ms: 12 });
+    // The server went down before it read that popResult: its hello still
+    // carries the pop as unanswered.
+    const fx = s.receive({ type: "hello", agent: { id: "1001", state: "OnCall" }, call: call1, settings, pop: popMsg("IX-1") });
+    assert.deepEqual(fx.map((f) => f.do), ["configure", "report"]);
+    assert.deepEqual(fx[1].message, sent);
   });
 
   test("a pop runs once per interaction", () => {

@@ -319,6 +319,9 @@ function handleMessage(msg) {
       case "log":
         console.warn(`ctibridge refused ${fx.message} (${fx.code})`);
         break;
+      case "report":
+        sendMachine(fx.message, fx.what);
+        break;
       case "callEnded":
         endWrapPending();
         $("wrap-notes").value = "";
