@@ -78,6 +78,21 @@ func BatchGet(entitySet, query string) BatchRequest {
 	return BatchRequest{Method: http.MethodGet, Path: entitySet, Query: query, err: checkIdentifier("entitySet", entitySet)}
 }
 
+// BatchUpsertByKey is Upsert as a $batch request: a PATCH of the record
+// with an alternate key, without conditions, that asks for the record back
+// (Prefer: return=representation, $select of the key column) so that
+// BatchResponse.UpsertedID can read its id.
+func BatchUpsertByKey(entitySet, keyColumn, keyValue string, body any) BatchRequest {
+	r := BatchUpsert(ByKey(entitySet, keyColumn, keyValue), body)
+	r.Query = "?$select=" + keyColumn
+	r.Header = http.Header{"Prefer": {"return=representation"}}
+	return r
+}
+
+// Err is the problem found when the request was built (a bad Ref), which
+// would refuse the whole batch it is put in; nil when there is none.
+func (r BatchRequest) Err() error { return r.err }
+
 // InChangeSet returns r placed in the change set under contentID (empty
 // for none).
 func (r BatchRequest) InChangeSet(contentID string) BatchRequest {
@@ -99,6 +114,16 @@ type BatchResponse struct {
 // OData-EntityId header.
 func (r BatchResponse) EntityID() (string, error) {
 	return idFromEntityID(r.Header.Get("OData-EntityId"))
+}
+
+// UpsertedID is the id of the record a BatchUpsertByKey request wrote, and
+// whether it was created (201) rather than updated (200).
+func (r BatchResponse) UpsertedID(entitySet, keyColumn string) (id string, created bool, err error) {
+	id, err = idFromRecordBody(r.Status, r.Body, entitySet, keyColumn)
+	if err != nil {
+		return "", false, fmt.Errorf("the upsert's answer: %w", err)
+	}
+	return id, r.Status == http.StatusCreated, nil
 }
 
 // Record decodes a JSON body holding one record.
@@ -137,15 +162,7 @@ func (r BatchResponse) Page() (*Page, error) {
 // WithRetrySafe.
 func (c *Client) Batch(ctx context.Context, requests []BatchRequest) ([]BatchResponse, error) {
 	req := &request{op: "Batch", method: http.MethodPost, url: c.root + "$batch"}
-	body, boundary, idempotent, err := c.encodeBatch(ctx, requests)
-	if err != nil {
-		return nil, c.notSent(req, err)
-	}
-	req.body = body
-	req.contentType = "multipart/mixed; boundary=" + boundary
-	req.idempotent = idempotent
-
-	res, err := c.do(ctx, req)
+	res, err := c.sendBatch(ctx, req, requests)
 	if err != nil {
 		var e *Error
 		if res == nil || !errors.As(err, &e) || !isMultipart(res.header.Get("Content-Type")) {
@@ -170,6 +187,93 @@ func (c *Client) Batch(ctx context.Context, requests []BatchRequest) ([]BatchRes
 		return responses, err
 	}
 	return responses, nil
+}
+
+// BatchResult is the outcome of one request of BatchIndependent.
+type BatchResult struct {
+	// Response is Dataverse's answer to the request; the zero value when
+	// the request did not run.
+	Response BatchResponse
+	// Err is nil for a 2xx answer. Otherwise it is an *Error carrying this
+	// request's own status, code, message and Retry-After, so errors.Is
+	// (ErrBadRequest, ErrNotFound, ErrPreconditionFailed, ...) and
+	// Retryable work as for a request sent alone.
+	Err error
+}
+
+// errNotRun marks the requests after the one a batch stopped at.
+var errNotRun = errors.New("not run: Dataverse stopped the $batch at an earlier failing request")
+
+// BatchIndependent sends requests that do not depend on each other as one
+// $batch with Prefer: odata.continue-on-error, so that a failing request
+// does not stop the ones after it, and returns one result per request, in
+// order. Change sets are refused: a failing change set answers for all its
+// requests with one part.
+//
+// The error is for the batch as a whole, when no request has an answer of
+// its own: a 429 or 503 on the $batch (resent like Batch first), a network
+// failure, a refused or unreadable answer. Should Dataverse stop at a
+// failure anyway, the requests after it get a retryable *Error saying they
+// did not run.
+func (c *Client) BatchIndependent(ctx context.Context, requests []BatchRequest) ([]BatchResult, error) {
+	req := &request{op: "Batch", method: http.MethodPost, url: c.root + "$batch",
+		header: http.Header{"Prefer": {"odata.continue-on-error"}}}
+	for i, r := range requests {
+		if r.ChangeSet {
+			return nil, c.notSent(req, fmt.Errorf("requests[%d]: BatchIndependent takes no change sets (a failing change set answers for all its requests at once); use Batch", i))
+		}
+	}
+	res, err := c.sendBatch(ctx, req, requests)
+	if err != nil {
+		var e *Error
+		if res == nil || !errors.As(err, &e) || !isMultipart(res.header.Get("Content-Type")) {
+			return nil, err
+		}
+		// A Dataverse that stopped at a failure despite the preference
+		// answers with that request's status and the parts so far.
+	}
+	responses, perr := parseBatchResponse(res.header.Get("Content-Type"), res.body)
+	if perr != nil {
+		return nil, c.badAnswer(req, res, perr)
+	}
+	stopped := len(responses) > 0 && len(responses) < len(requests) && responses[len(responses)-1].Status >= 400
+	if len(responses) != len(requests) && !stopped {
+		return nil, c.badAnswer(req, res, fmt.Errorf("%d answers to %d requests", len(responses), len(requests)))
+	}
+	results := make([]BatchResult, len(requests))
+	failed := false
+	for i, r := range requests {
+		url := c.root + r.Path
+		if i >= len(responses) {
+			results[i].Err = &Error{Op: "Batch", Method: r.Method, URL: url, Err: errNotRun}
+			continue
+		}
+		part := responses[i]
+		results[i].Response = part
+		if part.Status >= 400 {
+			failed = true
+			code, message := decodeErrorBody(part.Body)
+			results[i].Err = &Error{Op: "Batch", Method: r.Method, URL: url, Status: part.Status,
+				Code: code, Message: message, RetryAfter: parseRetryAfter(part.Header.Get("Retry-After"), c.now())}
+		}
+	}
+	if err != nil && !failed {
+		// A failing status without a failing part: report the status.
+		return nil, err
+	}
+	return results, nil
+}
+
+// sendBatch encodes requests into req and sends it.
+func (c *Client) sendBatch(ctx context.Context, req *request, requests []BatchRequest) (*response, error) {
+	body, boundary, idempotent, err := c.encodeBatch(ctx, requests)
+	if err != nil {
+		return nil, c.notSent(req, err)
+	}
+	req.body = body
+	req.contentType = "multipart/mixed; boundary=" + boundary
+	req.idempotent = idempotent
+	return c.do(ctx, req)
 }
 
 // encodeBatch writes the multipart body and reports whether every request

@@ -257,17 +257,26 @@ func (c *Client) patchByKey(ctx context.Context, op string, ref Ref, body any, h
 	return res, req, err
 }
 
-// idFromRepresentation finds the primary key in a returned record. Dataverse
-// always includes the primary key, whatever $select says; its name is
-// guessed from the entity set, and otherwise it is the one GUID-valued
-// column that is not the alternate key.
+// idFromRepresentation reads the id out of an upsert's returned record.
 func (c *Client) idFromRepresentation(req *request, res *response, entitySet, keyColumn string) (string, error) {
-	if res.status != http.StatusCreated && res.status != http.StatusOK {
-		return "", c.badAnswer(req, res, fmt.Errorf("status %d, expected 201 or 200 for Prefer: return=representation", res.status))
+	id, err := idFromRecordBody(res.status, res.body, entitySet, keyColumn)
+	if err != nil {
+		return "", c.badAnswer(req, res, err)
+	}
+	return id, nil
+}
+
+// idFromRecordBody finds the primary key in a record returned with
+// Prefer: return=representation. Dataverse always includes the primary
+// key, whatever $select says; its name is guessed from the entity set, and
+// otherwise it is the one GUID-valued column that is not the alternate key.
+func idFromRecordBody(status int, body []byte, entitySet, keyColumn string) (string, error) {
+	if status != http.StatusCreated && status != http.StatusOK {
+		return "", fmt.Errorf("status %d, expected 201 or 200 for Prefer: return=representation", status)
 	}
 	var rec Record
-	if err := decodeJSON(res.body, &rec); err != nil {
-		return "", c.badAnswer(req, res, err)
+	if err := decodeJSON(body, &rec); err != nil {
+		return "", err
 	}
 	if v, ok := rec[primaryIDColumn(entitySet)].(string); ok && isGUID(v) {
 		return strings.ToLower(v), nil
@@ -281,7 +290,7 @@ func (c *Client) idFromRepresentation(req *request, res *response, entitySet, ke
 		found = append(found, strings.ToLower(s))
 	}
 	if len(found) != 1 {
-		return "", c.badAnswer(req, res, fmt.Errorf("cannot tell the primary key of %s in the returned record (expected %s)", entitySet, primaryIDColumn(entitySet)))
+		return "", fmt.Errorf("cannot tell the primary key of %s in the returned record (expected %s)", entitySet, primaryIDColumn(entitySet))
 	}
 	return found[0], nil
 }
