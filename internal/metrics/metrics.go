@@ -18,6 +18,9 @@ type Metrics struct {
 	Pops           *prometheus.CounterVec // by outcome: sent, no_widget, skipped, none
 	PopResults     *prometheus.CounterVec // by what the widget opened: record, search, new, none
 	CRMWrites      *prometheus.CounterVec // by step and outcome: done, retry, failed
+	// CRMBatchWrites is the number of writes in each $batch request the
+	// outbox sent and Dataverse answered; writes sent alone are not in it.
+	CRMBatchWrites prometheus.Histogram
 	OutboxDepth    prometheus.GaugeFunc
 	WidgetsOnline  prometheus.GaugeFunc
 	// PopLatency is from the event reaching ctibridge to the pop command
@@ -46,6 +49,11 @@ func New(outboxDepth, widgetsOnline func() float64) *Metrics {
 		CRMWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ctibridge_crm_writes_total", Help: "CRM write attempts, by step and outcome (done, retry, failed).",
 		}, []string{"step", "outcome"}),
+		CRMBatchWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ctibridge_crm_batch_writes",
+			Help:    "CRM writes per Dataverse $batch request the outbox sent (writes sent alone are not counted here).",
+			Buckets: []float64{2, 5, 10, 20, 50, 100, 200, 500, 1000},
+		}),
 		PopLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ctibridge_pop_latency_seconds",
 			Help:    "Time from a telephony event reaching ctibridge to its pop command being queued for the agent's widget.",
@@ -63,7 +71,7 @@ func New(outboxDepth, widgetsOnline func() float64) *Metrics {
 	m.WidgetsOnline = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ctibridge_widget_connections", Help: "Open agent widget connections.",
 	}, widgetsOnline)
-	reg.MustRegister(m.EventsReceived, m.Pops, m.PopResults, m.CRMWrites, m.PopLatency, m.WidgetPopDuration, m.OutboxDepth, m.WidgetsOnline)
+	reg.MustRegister(m.EventsReceived, m.Pops, m.PopResults, m.CRMWrites, m.CRMBatchWrites, m.PopLatency, m.WidgetPopDuration, m.OutboxDepth, m.WidgetsOnline)
 	return m
 }
 

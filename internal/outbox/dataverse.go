@@ -20,6 +20,47 @@ type DataverseExecutor struct {
 // Execute implements Executor.
 func (x DataverseExecutor) Execute(ctx context.Context, _ string, w activity.Write) (string, error) {
 	id, err := x.execute(ctx, w)
+	id, err = x.fallBack(ctx, w, id, err)
+	return id, wrapError(err)
+}
+
+// ExecuteBatch implements BatchExecutor: the writes go as one $batch that
+// continues past a failing write, and each write's answer then goes
+// through the same fallbacks as Execute's, which send what they need alone.
+func (x DataverseExecutor) ExecuteBatch(ctx context.Context, writes []BatchWrite) ([]Outcome, error) {
+	out := make([]Outcome, len(writes))
+	requests := make([]dataverse.BatchRequest, 0, len(writes))
+	sent := make([]int, 0, len(writes)) // index in writes of each request
+	for i, bw := range writes {
+		r, err := batchRequest(bw.Write)
+		if err != nil {
+			// Refused before sending, as Execute would: not the batch's fault.
+			out[i].Err = err
+			continue
+		}
+		requests = append(requests, r)
+		sent = append(sent, i)
+	}
+	if len(requests) == 0 {
+		return out, nil
+	}
+	results, err := x.Client.BatchIndependent(ctx, requests)
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	for j, res := range results {
+		w := writes[sent[j]].Write
+		id, err := batchAnswer(w, res)
+		id, err = x.fallBack(ctx, w, id, err)
+		out[sent[j]] = Outcome{RecordID: id, Err: wrapError(err)}
+	}
+	return out, nil
+}
+
+// fallBack turns the first answer to w into its outcome, sending what a
+// refusal calls for: w again without what Dataverse refused, or a read of
+// the record to see whether w already ran.
+func (x DataverseExecutor) fallBack(ctx context.Context, w activity.Write, id string, err error) (string, error) {
 	if err != nil && w.Op == activity.OpUpdate && w.Step == activity.StepRelate && refusedBinding(err) {
 		if bare, stripped := withoutParties(w); stripped {
 			// A party Dataverse refuses (an agent user unknown to this
@@ -41,25 +82,20 @@ func (x DataverseExecutor) Execute(ctx context.Context, _ string, w activity.Wri
 		// record is already where the write would put it.
 		return w.RecordID, nil
 	}
-	return id, wrapError(err)
+	return id, err
 }
 
 func (x DataverseExecutor) execute(ctx context.Context, w activity.Write) (string, error) {
 	switch w.Op {
 	case activity.OpUpsert:
 		if w.KeyColumn == "" {
-			return "", fmt.Errorf("write %s: upsert without keyColumn", w.IdempotencyKey)
+			return "", errNoKeyColumn(w)
 		}
 		id, _, err := x.Client.Upsert(ctx, w.EntitySet, w.KeyColumn, w.KeyValue, w.Body)
 		return id, err
 	case activity.OpCreate:
 		id, err := x.Client.Create(ctx, w.EntitySet, w.Body)
-		if w.RecordID != "" && errors.Is(err, dataverse.ErrPreconditionFailed) {
-			// The planner chose the primary key: a duplicate is this very
-			// create, sent before a crash or a lost answer.
-			return w.RecordID, nil
-		}
-		return id, err
+		return createdOrDuplicate(w, id, err)
 	case activity.OpUpdate:
 		ref, err := target(w)
 		if err != nil {
@@ -70,8 +106,73 @@ func (x DataverseExecutor) execute(ctx context.Context, w activity.Write) (strin
 		}
 		return ref.ID, nil
 	default:
-		return "", fmt.Errorf("write %s: unknown op %q", w.IdempotencyKey, w.Op)
+		return "", errUnknownOp(w)
 	}
+}
+
+// batchRequest is the $batch form of what execute sends for w.
+func batchRequest(w activity.Write) (dataverse.BatchRequest, error) {
+	var r dataverse.BatchRequest
+	switch w.Op {
+	case activity.OpUpsert:
+		if w.KeyColumn == "" {
+			return r, errNoKeyColumn(w)
+		}
+		r = dataverse.BatchUpsertByKey(w.EntitySet, w.KeyColumn, w.KeyValue, w.Body)
+	case activity.OpCreate:
+		r = dataverse.BatchCreate(w.EntitySet, w.Body)
+	case activity.OpUpdate:
+		ref, err := target(w)
+		if err != nil {
+			return r, err
+		}
+		r = dataverse.BatchUpdate(ref, w.Body)
+	default:
+		return r, errUnknownOp(w)
+	}
+	if err := r.Err(); err != nil {
+		return r, fmt.Errorf("write %s: %w", w.IdempotencyKey, err)
+	}
+	return r, nil
+}
+
+// batchAnswer reads the id of the record w wrote out of its part of the
+// batch's answer, as execute reads it out of a lone request's.
+func batchAnswer(w activity.Write, res dataverse.BatchResult) (string, error) {
+	if res.Err != nil {
+		if w.Op == activity.OpCreate {
+			return createdOrDuplicate(w, "", res.Err)
+		}
+		return "", res.Err
+	}
+	switch w.Op {
+	case activity.OpUpsert:
+		id, _, err := res.Response.UpsertedID(w.EntitySet, w.KeyColumn)
+		return id, err
+	case activity.OpCreate:
+		return res.Response.EntityID()
+	default:
+		ref, err := target(w)
+		return ref.ID, err
+	}
+}
+
+// createdOrDuplicate is the outcome of a create: a duplicate of a create
+// whose primary key the planner chose is this very create, sent before a
+// crash or a lost answer.
+func createdOrDuplicate(w activity.Write, id string, err error) (string, error) {
+	if w.RecordID != "" && errors.Is(err, dataverse.ErrPreconditionFailed) {
+		return w.RecordID, nil
+	}
+	return id, err
+}
+
+func errNoKeyColumn(w activity.Write) error {
+	return fmt.Errorf("write %s: upsert without keyColumn", w.IdempotencyKey)
+}
+
+func errUnknownOp(w activity.Write) error {
+	return fmt.Errorf("write %s: unknown op %q", w.IdempotencyKey, w.Op)
 }
 
 // refusedBinding reports a 400 or 404 answer, what Dataverse gives for a

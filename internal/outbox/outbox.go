@@ -6,6 +6,9 @@
 // loses nothing, and because every write is idempotent (upsert by the
 // interaction id, or a state change that is the same the second time), a
 // write that ran just before the kill and runs again duplicates nothing.
+// Writes of different interactions that are due together go to the CRM
+// in one request when the executor can batch (BatchExecutor), each still
+// with an outcome of its own.
 package outbox
 
 import (
@@ -20,11 +23,36 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/dataverse"
 )
 
 // Executor runs one CRM write and returns the id of the record written.
 type Executor interface {
 	Execute(ctx context.Context, interactionID string, w activity.Write) (recordID string, err error)
+}
+
+// BatchExecutor is an Executor that can also run writes of different
+// interactions together, in one request to the CRM.
+type BatchExecutor interface {
+	Executor
+	// ExecuteBatch runs writes, no two of the same interaction, and returns
+	// one Outcome per write, in order, each what Execute would have
+	// returned for it. An error means the batch failed as a whole (the CRM
+	// throttled or refused it, or could not be reached) and no write has an
+	// outcome.
+	ExecuteBatch(ctx context.Context, writes []BatchWrite) ([]Outcome, error)
+}
+
+// BatchWrite is one write of a batch, with its interaction.
+type BatchWrite struct {
+	InteractionID string
+	Write         activity.Write
+}
+
+// Outcome is what became of one write of a batch.
+type Outcome struct {
+	RecordID string
+	Err      error
 }
 
 // Retryable is implemented by executor errors that say whether trying again
@@ -48,6 +76,11 @@ type Options struct {
 	Concurrency int
 	// BaseBackoff and MaxBackoff bound the retry delay (defaults 500ms, 5m).
 	BaseBackoff, MaxBackoff time.Duration
+	// MaxBatch is how many writes, of as many interactions, may go to the
+	// CRM in one request when several are due at once and the executor is
+	// a BatchExecutor (default 100, at most 1000, Dataverse's limit per
+	// $batch; 1 sends every write alone). A write due alone goes alone.
+	MaxBatch int
 	// MaxAttempts after which a retryable write is marked failed (default
 	// 0: keep trying; a CRM outage must not lose activities).
 	MaxAttempts int
@@ -56,8 +89,11 @@ type Options struct {
 	PollInterval time.Duration
 	// Observe, if set, is called after every attempt (for metrics).
 	Observe func(w activity.Write, outcome string, err error)
-	Log     *slog.Logger
-	Now     func() time.Time
+	// ObserveBatch, if set, is called after every batch the CRM answered,
+	// with the number of writes in it (for metrics).
+	ObserveBatch func(writes int)
+	Log          *slog.Logger
+	Now          func() time.Time
 }
 
 // Outbox is the durable write queue over the store's outbox table.
@@ -69,6 +105,10 @@ type Outbox struct {
 
 	mu       sync.Mutex
 	inFlight map[string]bool // interaction ids being worked on
+	// claim is dueHeads' query, prepared while Run runs: it runs after
+	// every write, and parsing it took as long as running it does on a
+	// short queue (BenchmarkDueHeads).
+	claim *sql.Stmt
 }
 
 // New returns an Outbox over db (see internal/store) running writes with exec.
@@ -76,6 +116,10 @@ func New(db *sql.DB, exec Executor, opt Options) *Outbox {
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 8
 	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 100
+	}
+	opt.MaxBatch = min(opt.MaxBatch, maxBatch)
 	if opt.BaseBackoff <= 0 {
 		opt.BaseBackoff = 500 * time.Millisecond
 	}
@@ -164,33 +208,72 @@ func (o *Outbox) Entries(ctx context.Context, interactionID string) ([]Entry, er
 	return out, rows.Err()
 }
 
+// Timeouts of one attempt. A write that hangs must not hold its slot (and
+// its call's later writes) for ever: it is abandoned, and retried, after a
+// minute. A batch gets the two minutes Dataverse allows a $batch to run.
+const (
+	writeTimeout = time.Minute
+	batchTimeout = 2 * time.Minute
+)
+
+// maxBatch is Dataverse's limit of requests in one $batch.
+const maxBatch = dataverse.MaxBatchRequests
+
 // Run works the queue until ctx ends. It returns after the writes in
 // progress have finished.
+//
+// The queue is read only when a slot is free, so writes that come due
+// while every slot is busy wait in the table and go out together: one due
+// write goes alone, several go as batches of up to MaxBatch, one slot
+// each, when the executor can batch.
 func (o *Outbox) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	slots := make(chan struct{}, o.opt.Concurrency)
 	ticker := time.NewTicker(o.opt.PollInterval)
 	defer ticker.Stop()
+	o.prepareClaim(ctx)
+	defer o.closeClaim()
+	bx, canBatch := o.exec.(BatchExecutor)
+	batchSize := 1
+	if canBatch {
+		batchSize = o.opt.MaxBatch
+	}
 	for {
-		due, err := o.dueHeads(ctx, o.opt.Concurrency*4)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		// Only this loop takes slots, so as many as are free now stay free
+		// until it takes them: claim no more heads than they can carry.
+		free := cap(slots) - len(slots) + 1
+		due, err := o.dueHeads(ctx, free*batchSize)
 		if err != nil && ctx.Err() == nil {
 			o.opt.Log.Error("read outbox", "err", err)
 		}
-		for _, e := range due {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
+		groups := split(due, batchSize)
+		for i, group := range groups {
+			if i > 0 {
+				slots <- struct{}{} // free, as counted above
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				o.attempt(ctx, e)
-				o.release(e.InteractionID)
+				if len(group) == 1 {
+					o.attempt(ctx, group[0])
+				} else {
+					o.attemptBatch(ctx, bx, group)
+				}
+				for _, e := range group {
+					o.release(e.InteractionID)
+				}
 				o.Notify()
 			}()
+		}
+		if len(groups) == 0 {
+			<-slots
 		}
 		select {
 		case <-ctx.Done():
@@ -201,13 +284,63 @@ func (o *Outbox) Run(ctx context.Context) {
 	}
 }
 
-// dueHeads claims the first pending write of each interaction that is due
-// and not already being worked on.
-func (o *Outbox) dueHeads(ctx context.Context, limit int) ([]Entry, error) {
-	rows, err := o.db.QueryContext(ctx, `SELECT o.seq, o.interaction_id, o.write, o.attempts FROM outbox o
-		WHERE o.status = 'pending' AND o.next_attempt_at <= ?
-		AND o.seq = (SELECT min(p.seq) FROM outbox p WHERE p.interaction_id = o.interaction_id AND p.status = 'pending')
-		ORDER BY o.seq LIMIT ?`, o.opt.Now().UnixMilli(), limit)
+// split cuts due into the fewest groups of at most size, as even as can be.
+func split(due []Entry, size int) [][]Entry {
+	if len(due) == 0 {
+		return nil
+	}
+	n := (len(due) + size - 1) / size
+	groups := make([][]Entry, 0, n)
+	for i := range n {
+		groups = append(groups, due[i*len(due)/n:(i+1)*len(due)/n])
+	}
+	return groups
+}
+
+// claimQuery selects the first pending write of each interaction, if it
+// is due, oldest first.
+const claimQuery = `SELECT o.seq, o.interaction_id, o.write, o.attempts FROM outbox o
+	WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+	AND o.seq = (SELECT min(p.seq) FROM outbox p WHERE p.interaction_id = o.interaction_id AND p.status = 'pending')
+	ORDER BY o.seq LIMIT ?`
+
+func (o *Outbox) prepareClaim(ctx context.Context) {
+	stmt, err := o.db.PrepareContext(ctx, claimQuery)
+	if err != nil {
+		// dueHeads parses the query each time instead.
+		o.opt.Log.Warn("prepare the outbox query", "err", err)
+		return
+	}
+	o.mu.Lock()
+	o.claim = stmt
+	o.mu.Unlock()
+}
+
+func (o *Outbox) closeClaim() {
+	o.mu.Lock()
+	stmt := o.claim
+	o.claim = nil
+	o.mu.Unlock()
+	if stmt != nil {
+		stmt.Close()
+	}
+}
+
+// dueHeads claims up to want first pending writes of interactions, those
+// that are due and not already being worked on.
+func (o *Outbox) dueHeads(ctx context.Context, want int) ([]Entry, error) {
+	o.mu.Lock()
+	// The heads being worked on are still pending and come back too.
+	limit := want + len(o.inFlight)
+	stmt := o.claim
+	o.mu.Unlock()
+	var rows *sql.Rows
+	var err error
+	if stmt != nil {
+		rows, err = stmt.QueryContext(ctx, o.opt.Now().UnixMilli(), limit)
+	} else {
+		rows, err = o.db.QueryContext(ctx, claimQuery, o.opt.Now().UnixMilli(), limit)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +348,7 @@ func (o *Outbox) dueHeads(ctx context.Context, limit int) ([]Entry, error) {
 	var out []Entry
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for rows.Next() {
+	for len(out) < want && rows.Next() {
 		var e Entry
 		var data string
 		if err := rows.Scan(&e.Seq, &e.InteractionID, &data, &e.Attempts); err != nil {
@@ -241,48 +374,133 @@ func (o *Outbox) release(interactionID string) {
 	o.mu.Unlock()
 }
 
+// attempt runs one write alone.
 func (o *Outbox) attempt(ctx context.Context, e Entry) {
-	// A write that hangs must not hold its slot (and its call's later
-	// writes) for ever: it is abandoned, and retried, after a minute.
-	execCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	execCtx, cancel := context.WithTimeout(ctx, writeTimeout)
 	id, err := o.exec.Execute(execCtx, e.InteractionID, e.Write)
 	cancel()
 	if ctx.Err() != nil {
 		return // shutting down: the write stays pending and runs after restart
 	}
-	now := o.opt.Now()
-	attempts := e.Attempts + 1
+	o.record(ctx, []attempted{{e, id, err}})
+}
+
+// attemptBatch runs writes of different interactions in one request.
+func (o *Outbox) attemptBatch(ctx context.Context, bx BatchExecutor, batch []Entry) {
+	writes := make([]BatchWrite, len(batch))
+	for i, e := range batch {
+		writes[i] = BatchWrite{InteractionID: e.InteractionID, Write: e.Write}
+	}
+	execCtx, cancel := context.WithTimeout(ctx, batchTimeout)
+	outcomes, err := bx.ExecuteBatch(execCtx, writes)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: the writes stay pending and run after restart
+	}
+	if err == nil && len(outcomes) != len(batch) {
+		err = fmt.Errorf("outbox: the executor answered %d writes of a batch of %d", len(outcomes), len(batch))
+	}
+	results := make([]attempted, len(batch))
 	switch {
 	case err == nil:
-		o.finish(e, "done", func() (sql.Result, error) {
-			return o.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET status = 'done', attempts = ?, record_id = ?, last_error = '', done_at = ? WHERE seq = ?`,
-				attempts, id, now.UnixMilli(), e.Seq)
-		}, nil)
-	case isRetryable(err) && (o.opt.MaxAttempts == 0 || attempts < o.opt.MaxAttempts):
-		delay := o.backoff(attempts, err)
-		o.opt.Log.Warn("CRM write failed, will retry", "interaction", e.InteractionID, "step", e.Write.Step, "attempt", attempts, "retry_in", delay.String(), "err", err)
-		o.finish(e, "retry", func() (sql.Result, error) {
-			return o.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?`,
-				attempts, now.Add(delay).UnixMilli(), err.Error(), e.Seq)
-		}, err)
+		if o.opt.ObserveBatch != nil {
+			o.opt.ObserveBatch(len(batch))
+		}
+		for i, e := range batch {
+			results[i] = attempted{e, outcomes[i].RecordID, outcomes[i].Err}
+		}
+	case isRetryable(err):
+		// Throttled or unreachable as a whole: every write waits its
+		// Retry-After and is tried again, alone or in another batch.
+		for i, e := range batch {
+			results[i] = attempted{e, "", err}
+		}
 	default:
-		o.opt.Log.Error("CRM write failed permanently", "interaction", e.InteractionID, "step", e.Write.Step, "attempt", attempts, "err", err)
-		o.finish(e, "failed", func() (sql.Result, error) {
-			return o.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, done_at = ? WHERE seq = ?`,
-				attempts, err.Error(), now.UnixMilli(), e.Seq)
-		}, err)
+		// Refused as a whole, for a reason no write of it is known to
+		// have: each runs alone and gets an answer of its own.
+		o.opt.Log.Warn("CRM refused a batch, sending its writes one by one", "writes", len(batch), "err", err)
+		for _, e := range batch {
+			o.attempt(ctx, e)
+		}
+		return
+	}
+	o.record(ctx, results)
+}
+
+// attempted is a write with what its attempt returned.
+type attempted struct {
+	e        Entry
+	recordID string
+	err      error
+}
+
+// record stores the outcomes of attempts (a batch's in one transaction):
+// done, retry later, or failed for good.
+func (o *Outbox) record(ctx context.Context, results []attempted) {
+	now := o.opt.Now()
+	type update struct {
+		query string
+		args  []any
+	}
+	outcomes := make([]string, len(results))
+	updates := make([]update, len(results))
+	for i, r := range results {
+		e, err := r.e, r.err
+		attempts := e.Attempts + 1
+		switch {
+		case err == nil:
+			outcomes[i] = "done"
+			updates[i] = update{`UPDATE outbox SET status = 'done', attempts = ?, record_id = ?, last_error = '', done_at = ? WHERE seq = ?`,
+				[]any{attempts, r.recordID, now.UnixMilli(), e.Seq}}
+		case isRetryable(err) && (o.opt.MaxAttempts == 0 || attempts < o.opt.MaxAttempts):
+			outcomes[i] = "retry"
+			delay := o.backoff(attempts, err)
+			o.opt.Log.Warn("CRM write failed, will retry", "interaction", e.InteractionID, "step", e.Write.Step, "attempt", attempts, "retry_in", delay.String(), "err", err)
+			updates[i] = update{`UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?`,
+				[]any{attempts, now.Add(delay).UnixMilli(), err.Error(), e.Seq}}
+		default:
+			outcomes[i] = "failed"
+			o.opt.Log.Error("CRM write failed permanently", "interaction", e.InteractionID, "step", e.Write.Step, "attempt", attempts, "err", err)
+			updates[i] = update{`UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, done_at = ? WHERE seq = ?`,
+				[]any{attempts, err.Error(), now.UnixMilli(), e.Seq}}
+		}
+	}
+	dbctx := context.WithoutCancel(ctx)
+	var err error
+	if len(updates) == 1 {
+		_, err = o.db.ExecContext(dbctx, updates[0].query, updates[0].args...)
+	} else {
+		err = o.inTx(dbctx, func(tx *sql.Tx) error {
+			for i, u := range updates {
+				if _, err := tx.ExecContext(dbctx, u.query, u.args...); err != nil {
+					return fmt.Errorf("seq %d: %w", results[i].e.Seq, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		// The writes ran but their outcomes could not be recorded: they
+		// stay pending and run again, which the idempotent writes make safe.
+		o.opt.Log.Error("record outbox outcome", "writes", len(results), "err", err)
+	}
+	if o.opt.Observe != nil {
+		for i, r := range results {
+			o.opt.Observe(r.e.Write, outcomes[i], r.err)
+		}
 	}
 }
 
-func (o *Outbox) finish(e Entry, outcome string, update func() (sql.Result, error), err error) {
-	if _, uerr := update(); uerr != nil {
-		// The write ran but its outcome could not be recorded: it stays
-		// pending and runs again, which the idempotent writes make safe.
-		o.opt.Log.Error("record outbox outcome", "seq", e.Seq, "err", uerr)
+func (o *Outbox) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	if o.opt.Observe != nil {
-		o.opt.Observe(e.Write, outcome, err)
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
 	}
+	return tx.Commit()
 }
 
 func isRetryable(err error) bool {

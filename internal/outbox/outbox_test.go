@@ -53,7 +53,7 @@ func write(interaction, step string) activity.Write {
 		KeyValue: interaction, Body: map[string]any{"subject": step}, IdempotencyKey: interaction + "/" + step, Step: activity.Step(step)}
 }
 
-func openDB(t *testing.T, path string) *sql.DB {
+func openDB(t testing.TB, path string) *sql.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), path)
 	if err != nil {

@@ -129,10 +129,12 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 	srv.Metrics = metrics.New(srv.outboxDepth, func() float64 { return float64(hub.Connections()) })
 	srv.Outbox = outbox.New(srv.DB, exec, outbox.Options{
 		Concurrency: s.OutboxConcurrency,
+		MaxBatch:    s.OutboxBatch,
 		Log:         log.With("component", "outbox"),
 		Observe: func(w activity.Write, outcome string, err error) {
 			srv.Metrics.CRMWrites.WithLabelValues(string(w.Step), outcome).Inc()
 		},
+		ObserveBatch: func(writes int) { srv.Metrics.CRMBatchWrites.Observe(float64(writes)) },
 	})
 
 	switch s.Telephony {

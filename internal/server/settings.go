@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/ctibridge/ctibridge/internal/callflow"
+	"github.com/ctibridge/ctibridge/internal/dataverse"
 	"net/url"
 	"os"
 	"strings"
@@ -46,6 +47,9 @@ type Settings struct {
 	WrapCodes string
 	// OutboxConcurrency is how many calls' CRM writes run at once.
 	OutboxConcurrency int
+	// OutboxBatch is how many calls' writes may share one Dataverse $batch
+	// request when several are due at once; 1 sends each write alone.
+	OutboxBatch int
 }
 
 // setting is one flag with its environment variable.
@@ -78,6 +82,7 @@ func (s *Settings) table() []setting {
 		{flag: "session-ttl", env: "CTIBRIDGE_SESSION_TTL", usage: "how long an agent session lasts", dur: &s.SessionTTL},
 		{flag: "wrap-codes", env: "CTIBRIDGE_WRAP_CODES", usage: "wrap codes of the widget's picker: code=Label,code=Label", str: &s.WrapCodes},
 		{flag: "outbox-concurrency", env: "CTIBRIDGE_OUTBOX_CONCURRENCY", usage: "calls whose CRM writes run at once", integer: &s.OutboxConcurrency},
+		{flag: "outbox-batch", env: "CTIBRIDGE_OUTBOX_BATCH", usage: "CRM writes of different calls sent in one Dataverse $batch when several are due (1: each alone)", integer: &s.OutboxBatch},
 	}
 }
 
@@ -85,7 +90,7 @@ func (s *Settings) table() []setting {
 func DefaultSettings() Settings {
 	return Settings{
 		Listen: "127.0.0.1:8080", StorePath: "ctibridge.db", PhoneRegion: "AU", LogLevel: "info",
-		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 16,
+		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 16, OutboxBatch: 100,
 		WrapCodes: "1=Sale,2=No sale,3=Call back,4=Wrong number,5=Not interested",
 	}
 }
@@ -179,6 +184,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.SessionTTL <= 0 {
 		errs = append(errs, errors.New("--session-ttl (CTIBRIDGE_SESSION_TTL): must be positive"))
+	}
+	if s.OutboxBatch < 1 || s.OutboxBatch > dataverse.MaxBatchRequests {
+		errs = append(errs, fmt.Errorf("--outbox-batch (CTIBRIDGE_OUTBOX_BATCH): %d; use 1 (no batching) to %d, Dataverse's limit per $batch", s.OutboxBatch, dataverse.MaxBatchRequests))
 	}
 	if _, err := s.ParseWrapCodes(); err != nil {
 		errs = append(errs, err)

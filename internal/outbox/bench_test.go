@@ -1,0 +1,80 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ctibridge/ctibridge/internal/activity"
+)
+
+// BenchmarkDueHeads measures the claim the outbox runs after every write
+// (or batch), over a table holding 20,000 written writes: with a short
+// queue (16 calls' writes due) and with a throttled backlog (1,000 calls
+// with 3 writes each, all but 10 waiting out a Retry-After); the query
+// prepared once, as Run does, or parsed on every claim.
+func BenchmarkDueHeads(b *testing.B) {
+	shapes := []struct {
+		name          string
+		calls, due    int
+		writesPerCall int
+	}{
+		{name: "short queue", calls: 16, due: 16, writesPerCall: 1},
+		{name: "throttled backlog", calls: 1000, due: 10, writesPerCall: 3},
+	}
+	for _, sh := range shapes {
+		for _, prepared := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/prepared=%v", sh.name, prepared), func(b *testing.B) {
+				db := openDB(b, "")
+				ctx := context.Background()
+				now := time.Now()
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range 20000 {
+					ix := fmt.Sprintf("DONE-%d", i/3)
+					if err := Enqueue(ctx, tx, ix, []activity.Write{write(ix, fmt.Sprint(i%3))}, now); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := tx.Exec(`UPDATE outbox SET status = 'done'`); err != nil {
+					b.Fatal(err)
+				}
+				for i := range sh.calls {
+					ix := fmt.Sprintf("IX-%d", i)
+					var ws []activity.Write
+					for s := range sh.writesPerCall {
+						ws = append(ws, write(ix, fmt.Sprint(s)))
+					}
+					if err := Enqueue(ctx, tx, ix, ws, now); err != nil {
+						b.Fatal(err)
+					}
+					if i >= sh.due {
+						if _, err := tx.Exec(`UPDATE outbox SET next_attempt_at = ? WHERE interaction_id = ?`, now.Add(time.Hour).UnixMilli(), ix); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				o := New(db, &scriptedExecutor{}, quietOptions())
+				if prepared {
+					o.prepareClaim(ctx)
+					defer o.closeClaim()
+				}
+				for b.Loop() {
+					due, err := o.dueHeads(ctx, 64)
+					if err != nil || len(due) != sh.due {
+						b.Fatalf("claimed %d, %v; want %d", len(due), err, sh.due)
+					}
+					for _, e := range due {
+						o.release(e.InteractionID)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package server_test
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/ctibridge/ctibridge/internal/server"
+)
+
+func TestOutboxBatchSetting(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		args    []string
+		want    int
+		errSays string
+	}{
+		{name: "default", want: 100},
+		{name: "from the environment", env: "1", want: 1},
+		{name: "the flag wins", env: "1", args: []string{"--outbox-batch", "250"}, want: 250},
+		{name: "Dataverse's limit", args: []string{"--outbox-batch", "1000"}, want: 1000},
+		{name: "over Dataverse's limit", args: []string{"--outbox-batch", "1001"}, want: 1001, errSays: "--outbox-batch (CTIBRIDGE_OUTBOX_BATCH): 1001; use 1 (no batching) to 1000"},
+		{name: "zero", env: "0", want: 0, errSays: "--outbox-batch (CTIBRIDGE_OUTBOX_BATCH): 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := server.DefaultSettings()
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			getenv := func(k string) string {
+				if k == "CTIBRIDGE_OUTBOX_BATCH" {
+					return tt.env
+				}
+				return ""
+			}
+			if err := s.Bind(fs, getenv); err != nil {
+				t.Fatal(err)
+			}
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if s.OutboxBatch != tt.want {
+				t.Errorf("OutboxBatch = %d, want %d", s.OutboxBatch, tt.want)
+			}
+			s.ConfigPath, s.WebhookSecret = "ctibridge.json", "secret"
+			err := s.Validate()
+			switch {
+			case tt.errSays == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.errSays != "" && (err == nil || !strings.Contains(err.Error(), tt.errSays)):
+				t.Errorf("Validate: %v, want it to say %q", err, tt.errSays)
+			}
+		})
+	}
+}
