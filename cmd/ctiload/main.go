@@ -1,7 +1,8 @@
 // Command ctiload load-tests ctibridge: it connects simulated agent widgets
 // over WebSocket, drives signed telephony events through the webhook, and
-// reports latency, throughput, memory, CPU and Dataverse requests, against
-// a bare relay baseline; with --fault it kills and restarts the server
+// reports latency, throughput, memory, CPU and Dataverse requests (HTTP
+// requests, a $batch once, and the operations they carried), against a
+// bare relay baseline; with --fault it kills and restarts the server
 // while the CRM throttles, and counts the activities left. See
 // docs/benchmarks.md, section "Load (cmd/ctiload)".
 //

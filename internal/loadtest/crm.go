@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -48,6 +49,30 @@ func (c *CRM) Stats(ctx context.Context) (sandbox.Stats, error) {
 	var s sandbox.Stats
 	err := c.admin(ctx, http.MethodGet, "/_sandbox/stats", nil, &s)
 	return s, err
+}
+
+// countDataverse fills tr's Dataverse counts from the sandbox's counters
+// before and after the run: HTTP requests (a $batch is one) and the
+// operations they carried (a $batch of 100 writes is 100), each per
+// completed call, so batching shows as fewer requests and never as fewer
+// writes.
+func countDataverse(tr *TargetReport, before, after sandbox.Stats) {
+	tr.DataverseBreakdown = diffCounts(after.Requests, before.Requests)
+	// Token requests go to Entra ID, not Dataverse, and are not under
+	// Dataverse's service protection limits: counted apart.
+	tr.TokenRequests = tr.DataverseBreakdown["POST token"]
+	tr.DataverseRequests = after.Total - before.Total - tr.TokenRequests
+	tr.DataverseOperations = after.Operations - before.Operations
+	tr.DataverseBatchOperations = diffCounts(after.BatchOperations, before.BatchOperations)
+	tr.DataverseFaults = diffCounts(after.Faults, before.Faults)
+	if tr.CallsCompleted > 0 {
+		tr.DataverseRequestsPerCall = perCall(tr.DataverseRequests, tr.CallsCompleted)
+		tr.DataverseOperationsPerCall = perCall(tr.DataverseOperations, tr.CallsCompleted)
+	}
+}
+
+func perCall(n, calls int64) float64 {
+	return math.Round(float64(n)/float64(calls)*1e4) / 1e4
 }
 
 // SetFaults sets the sandbox's injected faults; the zero Faults clears them.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctibridge/ctibridge/internal/dataverse"
 	"github.com/ctibridge/ctibridge/internal/sandbox"
 	"github.com/ctibridge/ctibridge/internal/sandbox/sandboxtest"
 )
@@ -109,5 +110,47 @@ func TestActivitiesWaitsOutThrottling(t *testing.T) {
 	}
 	if stats.Faults["429"] != 1 || stats.Requests["GET phonecalls"] != 2 {
 		t.Errorf("sandbox saw %v requests and %v faults; want the GET throttled once, then repeated", stats.Requests, stats.Faults)
+	}
+}
+
+// A $batch is one HTTP request carrying several operations: the counts
+// keep both, so batching never reads as fewer writes.
+func TestCountDataverseTellsRequestsFromOperations(t *testing.T) {
+	crm := newTestCRM(t)
+	ctx := context.Background()
+	client, err := dataverse.New(dataverse.Config{OrgURL: crm.BaseURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := crm.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upsert := func(ix string) map[string]any { return map[string]any{"subject": "Call " + ix} }
+	for _, ix := range []string{"IX-1", "IX-2"} {
+		if _, _, err := client.Upsert(ctx, "phonecalls", "new_agentinteractionid", ix, upsert(ix)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var batch []dataverse.BatchRequest
+	for _, ix := range []string{"IX-3", "IX-4", "IX-5", "IX-6"} {
+		batch = append(batch, dataverse.BatchUpsertByKey("phonecalls", "new_agentinteractionid", ix, upsert(ix)))
+	}
+	if _, err := client.BatchIndependent(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	after, err := crm.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tr := &TargetReport{CallsCompleted: 6}
+	countDataverse(tr, before, after)
+	if tr.DataverseRequests != 3 || tr.DataverseRequestsPerCall != 0.5 {
+		t.Errorf("requests %d (%.4f per call), want 3 (0.5): two upserts and one $batch", tr.DataverseRequests, tr.DataverseRequestsPerCall)
+	}
+	if tr.DataverseOperations != 6 || tr.DataverseOperationsPerCall != 1 || tr.DataverseBatchOperations["PATCH phonecalls"] != 4 {
+		t.Errorf("operations %d (%.4f per call), batched %v; want 6 (1), 4 of them in the $batch",
+			tr.DataverseOperations, tr.DataverseOperationsPerCall, tr.DataverseBatchOperations)
 	}
 }

@@ -126,7 +126,11 @@ func checkTargets(rep *Report) []TargetCheck {
 	if srv.DataverseRequests == 0 && srv.CallsCompleted > 0 && srv.DataverseBreakdown == nil {
 		req.Measured, req.Miss = "not counted (no sandbox)", "give --sandbox-url"
 	} else {
-		req.Measured = fmt.Sprintf("%.4f (%d requests / %d calls)", srv.DataverseRequestsPerCall, srv.DataverseRequests, srv.CallsCompleted)
+		// A $batch is one request: the operations say how many writes
+		// those requests carried, so batching is not mistaken for fewer.
+		req.Measured = fmt.Sprintf("%.4f (%d HTTP requests / %d calls); %.4f operations per call (%d, %d of them inside $batch)",
+			srv.DataverseRequestsPerCall, srv.DataverseRequests, srv.CallsCompleted,
+			srv.DataverseOperationsPerCall, srv.DataverseOperations, sum(srv.DataverseBatchOperations))
 		// Compared in whole requests, so no rounding hides a few extra.
 		over := srv.DataverseRequests - TargetRequestsPerCall*srv.CallsCompleted
 		req.Met = srv.CallsCompleted > 0 && over <= 0
@@ -242,14 +246,21 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 		return fmt.Sprintf("%s / %.2f / %.2f", cpu, t.CPUTool, t.CPUSandbox)
 	})
-	row("Dataverse requests (per call)", func(t *TargetReport) string {
+	row("Dataverse HTTP requests (per call)", func(t *TargetReport) string {
 		if t.DataverseBreakdown == nil {
 			return "-"
 		}
 		return fmt.Sprintf("%d (%.4f) + %d token", t.DataverseRequests, t.DataverseRequestsPerCall, t.TokenRequests)
 	})
+	row("Dataverse operations (per call)", func(t *TargetReport) string {
+		if t.DataverseBreakdown == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%d (%.4f), %d inside $batch", t.DataverseOperations, t.DataverseOperationsPerCall, sum(t.DataverseBatchOperations))
+	})
 	row("  CRM writes (server's count)", func(t *TargetReport) string { return counts(t.CRMWrites) })
 	row("  by request", func(t *TargetReport) string { return counts(t.DataverseBreakdown) })
+	row("  inside $batch, by operation", func(t *TargetReport) string { return counts(t.DataverseBatchOperations) })
 	row("  injected faults", func(t *TargetReport) string { return counts(t.DataverseFaults) })
 	row("webhook responses", func(t *TargetReport) string { return counts(t.Statuses) })
 	row("widget reconnects / sends lost", func(t *TargetReport) string { return fmt.Sprintf("%d / %d", t.Reconnects, t.WidgetSendsLost) })
@@ -290,6 +301,14 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func counts(m map[string]int64) string {

@@ -19,6 +19,7 @@ func atTarget() *Report {
 			PopLatency:     Summary{P99Ms: 19},
 			RSSBeforeBytes: 20 << 20, RSSIdleBytes: 20<<20 + 5000*35*1024, KiBPerIdleAgent: 35,
 			CallsCompleted: 10000, DataverseRequests: 20000, DataverseRequestsPerCall: 2, DataverseBreakdown: map[string]int64{},
+			DataverseOperations: 20000, DataverseOperationsPerCall: 2,
 		},
 		LatencyRatio: &RatioReport{P99: 1.9},
 	}
@@ -42,6 +43,8 @@ func TestCheckTargets(t *testing.T) {
 		target   string
 		met      bool
 		missSays string
+		// measuredSays, if set, must be in what the check measured.
+		measuredSays string
 	}{
 		{name: "all met", change: func(*Report) {}, target: "p99 event→pop latency vs bare relay", met: true},
 		{
@@ -69,6 +72,14 @@ func TestCheckTargets(t *testing.T) {
 		{
 			name: "nine extra requests in ten thousand calls are a miss, not rounded away", change: func(r *Report) { r.Server.DataverseRequests = 20009; r.Server.DataverseRequestsPerCall = 2.0009 },
 			target: "Dataverse requests per completed inbound call", missSays: "9 requests over",
+		},
+		{
+			name: "batched writes meet the target in requests and still show every operation", change: func(r *Report) {
+				r.Server.DataverseRequests, r.Server.DataverseRequestsPerCall = 12000, 1.2
+				r.Server.DataverseBatchOperations = map[string]int64{"PATCH phonecalls": 9000}
+			},
+			target: "Dataverse requests per completed inbound call", met: true,
+			measuredSays: "1.2000 (12000 HTTP requests / 10000 calls); 2.0000 operations per call (20000, 9000 of them inside $batch)",
 		},
 		{
 			name: "a rate short of the target", change: func(r *Report) { r.Server.SustainedEventsPerSecond = 400 },
@@ -101,6 +112,9 @@ func TestCheckTargets(t *testing.T) {
 			}
 			if !strings.Contains(c.Miss, tt.missSays) {
 				t.Errorf("miss = %q, want it to say %q", c.Miss, tt.missSays)
+			}
+			if !strings.Contains(c.Measured, tt.measuredSays) {
+				t.Errorf("measured = %q, want it to say %q", c.Measured, tt.measuredSays)
 			}
 		})
 	}
@@ -139,7 +153,8 @@ func TestReportWritesTableAndJSON(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"bare relay", "ctibridge", "event→pop p50/p95/p99/max", "targets:", "met"} {
+	for _, want := range []string{"bare relay", "ctibridge", "event→pop p50/p95/p99/max", "targets:", "met",
+		"Dataverse HTTP requests (per call)", "Dataverse operations (per call)", "20000 (2.0000), 0 inside $batch"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -151,7 +166,7 @@ func TestReportWritesTableAndJSON(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 		t.Fatalf("JSON report does not decode: %v", err)
 	}
-	if back.Server.DataverseRequests != 20000 || len(back.Targets) != len(rep.Targets) {
+	if back.Server.DataverseRequests != 20000 || back.Server.DataverseOperations != 20000 || len(back.Targets) != len(rep.Targets) {
 		t.Errorf("JSON round trip lost data: %+v", back.Server)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -220,12 +219,19 @@ type TargetReport struct {
 	CPUTool    float64 `json:"cpuToolCores"`
 	CPUSandbox float64 `json:"cpuSandboxCores,omitempty"`
 	// Dataverse requests the server made (the sandbox's count of /api/data
-	// requests, before the tool reads anything back), and per completed
+	// HTTP requests, a $batch once, before the tool reads anything back), and per completed
 	// call; the breakdown includes the token requests, counted apart.
 	DataverseRequests        int64            `json:"dataverseRequests,omitempty"`
 	TokenRequests            int64            `json:"tokenRequests,omitempty"`
 	DataverseRequestsPerCall float64          `json:"dataverseRequestsPerCall,omitempty"`
 	DataverseBreakdown       map[string]int64 `json:"dataverseBreakdown,omitempty"`
+	// DataverseOperations is what those requests asked of the Web API:
+	// each request but a $batch, plus each operation inside a $batch
+	// (by request in DataverseBatchOperations). A $batch of 100 writes is
+	// one request and 100 operations.
+	DataverseOperations        int64            `json:"dataverseOperations,omitempty"`
+	DataverseOperationsPerCall float64          `json:"dataverseOperationsPerCall,omitempty"`
+	DataverseBatchOperations   map[string]int64 `json:"dataverseBatchOperations,omitempty"`
 	// CRMWrites is the server's ctibridge_crm_writes_total by step and
 	// outcome.
 	CRMWrites       map[string]int64 `json:"crmWrites,omitempty"`
@@ -487,15 +493,7 @@ func (r *runner) runServer(ctx context.Context) (*TargetReport, error) {
 			if err != nil {
 				return err
 			}
-			tr.DataverseBreakdown = diffCounts(stats1.Requests, stats0.Requests)
-			// Token requests go to Entra ID, not Dataverse, and are not
-			// under Dataverse's service protection limits: counted apart.
-			tr.TokenRequests = tr.DataverseBreakdown["POST token"]
-			tr.DataverseRequests = stats1.Total - stats0.Total - tr.TokenRequests
-			tr.DataverseFaults = diffCounts(stats1.Faults, stats0.Faults)
-			if tr.CallsCompleted > 0 {
-				tr.DataverseRequestsPerCall = math.Round(float64(tr.DataverseRequests)/float64(tr.CallsCompleted)*1e4) / 1e4
-			}
+			countDataverse(tr, stats0, stats1)
 			r.progress("reading the activities back from the sandbox")
 			acts, err := crm.Activities(ctx, r.sc.RunID, columns(cfg), eventsFrom)
 			if err != nil {

@@ -208,6 +208,11 @@ type Stats struct {
 	// BatchOperations counts the operations inside $batch requests the
 	// same way.
 	BatchOperations map[string]int64 `json:"batchOperations"`
+	// Operations counts what the Web API was asked to do: every /api/data
+	// request but a $batch, plus every operation inside a $batch. A $batch
+	// is one request of Total and as many operations as it holds, so
+	// batching shows as fewer requests, never as fewer operations.
+	Operations int64 `json:"operations"`
 	// Faults counts injected faults: "429", "503", "drop".
 	Faults map[string]int64 `json:"faults"`
 }
@@ -238,10 +243,14 @@ func (c *statsCounter) count(method, set string, inBatch bool) {
 	defer c.mu.Unlock()
 	if inBatch {
 		c.s.BatchOperations[key]++
+		c.s.Operations++
 		return
 	}
 	c.s.Total++
 	c.s.Requests[key]++
+	if set != "$batch" && set != "token" {
+		c.s.Operations++
+	}
 }
 
 func (c *statsCounter) fault(kind string) {
@@ -253,7 +262,7 @@ func (c *statsCounter) fault(kind string) {
 func (c *statsCounter) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := Stats{Total: c.s.Total, Requests: map[string]int64{}, BatchOperations: map[string]int64{}, Faults: map[string]int64{}}
+	out := Stats{Total: c.s.Total, Operations: c.s.Operations, Requests: map[string]int64{}, BatchOperations: map[string]int64{}, Faults: map[string]int64{}}
 	for k, v := range c.s.Requests {
 		out.Requests[k] = v
 	}

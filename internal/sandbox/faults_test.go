@@ -133,4 +133,8 @@ func TestFaultAndStatsEndpoints(t *testing.T) {
 	if st["total"] != float64(4) {
 		t.Errorf("total = %v, want 4", st["total"])
 	}
+	// The $batch is a request but only the envelope of its two operations.
+	if st["operations"] != float64(5) {
+		t.Errorf("operations = %v, want 5: three requests and the batch's two", st["operations"])
+	}
 }
