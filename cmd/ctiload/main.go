@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.RetryAfter, "retry-after", 1, "fault run: Retry-After seconds of a 429")
 	fs.IntVar(&opt.Restarts, "restarts", 4, "fault run: times the server is killed with SIGKILL and restarted")
 	fs.DurationVar(&opt.RestartDown, "restart-down", time.Second, "fault run: how long the server stays down")
+	fs.DurationVar(&opt.CRMLatency, "crm-latency", 0, "answer every Dataverse request after this long, as a remote Dataverse takes (e.g. 100ms); the outbox then batches")
 	fs.IntVar(&opt.Workers, "workers", 128, "webhook requests in flight at most")
 	fs.IntVar(&opt.ConnectParallel, "connect-parallel", 64, "widgets connecting at once")
 	fs.DurationVar(&opt.Settle, "settle", 3*time.Second, "idle time with every widget connected before memory is read")

@@ -166,6 +166,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		s.Agents, s.EventsPerSecond, s.CallsPerSecond, s.DurationSeconds, s.RingSeconds, s.TalkSeconds, s.WrapAfterSecs, s.Calls, s.Events, s.Workers)
 	fmt.Fprintf(&b, "machine: %d CPUs, %s, load average %s at start, %s at end; open-file limit %d\n",
 		rep.Machine.CPUs, rep.Machine.GoVersion, rep.Machine.LoadAvgStart, rep.Machine.LoadAvgEnd, rep.Machine.FileLimit)
+	if s.CRMLatencyMs > 0 {
+		fmt.Fprintf(&b, "crm: the sandbox answers every Dataverse request after %d ms (--crm-latency), as a remote Dataverse takes\n", s.CRMLatencyMs)
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}

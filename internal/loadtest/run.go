@@ -70,6 +70,12 @@ type Options struct {
 	Restarts        int
 	RestartDown     time.Duration
 
+	// CRMLatency delays every Dataverse request the sandbox answers, as a
+	// remote Dataverse takes tens to hundreds of milliseconds where the
+	// loopback sandbox takes one: the outbox then has writes waiting, as
+	// in production, and batches them.
+	CRMLatency time.Duration
+
 	// Workers is how many webhook requests may be in flight.
 	Workers int
 	// ConnectParallel is how many widgets connect at once.
@@ -122,6 +128,9 @@ func (o *Options) validate() error {
 	if o.Workers <= 0 || o.ConnectParallel <= 0 {
 		errs = append(errs, errors.New("--workers and --connect-parallel must be positive"))
 	}
+	if o.CRMLatency < 0 {
+		errs = append(errs, errors.New("--crm-latency must be 0 or more"))
+	}
 	if o.ThrottleRate < 0 || o.ThrottleRate > 1 || o.UnavailableRate < 0 || o.UnavailableRate > 1 {
 		errs = append(errs, errors.New("--throttle-rate and --unavailable-rate are fractions from 0 to 1"))
 	}
@@ -155,9 +164,12 @@ type ScenarioReport struct {
 	RingSeconds     float64 `json:"ringSeconds"`
 	TalkSeconds     float64 `json:"talkSeconds"`
 	WrapAfterSecs   float64 `json:"wrapAfterSeconds"`
-	Calls           int     `json:"calls"`
-	Events          int     `json:"events"`
-	Workers         int     `json:"workers"`
+	// CRMLatencyMs is how long the sandbox took to answer each Dataverse
+	// request, on purpose (--crm-latency).
+	CRMLatencyMs int64 `json:"crmLatencyMs,omitempty"`
+	Calls        int   `json:"calls"`
+	Events       int   `json:"events"`
+	Workers      int   `json:"workers"`
 }
 
 // MachineReport says what the run ran on; the load average shows how much
@@ -305,6 +317,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			Agents: sc.Agents, EventsPerSecond: sc.EventsPerSecond, CallsPerSecond: round2(sc.CallRate()),
 			DurationSeconds: sc.Duration.Seconds(), RingSeconds: sc.Ring.Seconds(), TalkSeconds: sc.Talk.Seconds(),
 			WrapAfterSecs: sc.WrapAfter.Seconds(), Calls: sc.Calls(), Events: sc.Events(), Workers: opt.Workers,
+			CRMLatencyMs: opt.CRMLatency.Milliseconds(),
 		},
 		Machine: MachineReport{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAvgStart: loadAvg(), FileLimit: limit},
 		Notes: []string{
@@ -476,12 +489,15 @@ func (r *runner) runServer(ctx context.Context) (*TargetReport, error) {
 	var restartTimes []float64
 	if crm != nil {
 		h.before = func(ctx context.Context) error {
-			if r.opt.Fault {
-				f := sandbox.Faults{ThrottleRate: r.opt.ThrottleRate, UnavailableRate: r.opt.UnavailableRate, RetryAfterSeconds: r.opt.RetryAfter, Seed: uint64(time.Now().UnixNano())}
+			if r.opt.Fault || r.opt.CRMLatency > 0 {
+				f := sandbox.Faults{LatencyMillis: int(r.opt.CRMLatency.Milliseconds()), Seed: uint64(time.Now().UnixNano())}
+				if r.opt.Fault {
+					f.ThrottleRate, f.UnavailableRate, f.RetryAfterSeconds = r.opt.ThrottleRate, r.opt.UnavailableRate, r.opt.RetryAfter
+				}
 				if err := crm.SetFaults(ctx, f); err != nil {
 					return err
 				}
-				r.progress("sandbox faults on: %.0f%% 429 (Retry-After %ds), %.0f%% 503", 100*f.ThrottleRate, f.RetryAfterSeconds, 100*f.UnavailableRate)
+				r.progress("sandbox faults on: %.0f%% 429 (Retry-After %ds), %.0f%% 503, every request answered after %d ms", 100*f.ThrottleRate, f.RetryAfterSeconds, 100*f.UnavailableRate, f.LatencyMillis)
 			}
 			eventsFrom = time.Now().Add(-time.Second)
 			var err error
