@@ -23,6 +23,7 @@ import (
 	"github.com/ctibridge/ctibridge/internal/metrics"
 	"github.com/ctibridge/ctibridge/internal/outbox"
 	"github.com/ctibridge/ctibridge/internal/screenpop"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // Notifier delivers messages to an agent's widgets (internal/agent.Hub).
@@ -89,6 +90,8 @@ type Flow struct {
 	// not held (after a restart, or evicted) is read from the store.
 	storedMu sync.Mutex
 	stored   map[string]string
+	// sql runs the statements of every event, prepared once.
+	sql *store.Prepared
 
 	writeResults WriteResults
 
@@ -113,7 +116,7 @@ func New(opt Options) *Flow {
 		opt.WriteMode = "server"
 	}
 	f := &Flow{opt: opt, seed: maphash.MakeSeed(), agents: make(map[string]*agentStatus),
-		popped: make(map[string]struct{}), stored: make(map[string]string)}
+		popped: make(map[string]struct{}), stored: make(map[string]string), sql: store.NewPrepared(opt.DB)}
 	f.engine.Store(opt.Engine)
 	return f
 }
@@ -332,7 +335,10 @@ func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) 
 	data, held := f.stored[interactionID]
 	f.storedMu.Unlock()
 	if !held {
-		err := f.opt.DB.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID).Scan(&data)
+		row, err := f.sql.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID)
+		if err == nil {
+			err = row.Scan(&data)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return &record{}, nil
 		}
@@ -347,6 +353,9 @@ func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) 
 	return rec, nil
 }
 
+const saveCallQuery = `INSERT INTO calls(interaction_id, agent_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT(interaction_id) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`
+
 // maxHeldCalls bounds the calls held in memory: more than any contact
 // centre has in progress at once. Past it they are let go, and read from
 // the store again.
@@ -360,17 +369,19 @@ func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) e
 		return fmt.Errorf("encode call: %w", err)
 	}
 	now := f.opt.Now()
+	if err := f.sql.Prepare(ctx, saveCallQuery, outbox.EnqueueQuery); err != nil {
+		f.opt.Log.Warn("prepare the store's statements", "err", err) // they run unprepared
+	}
 	tx, err := f.opt.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save call: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO calls(interaction_id, agent_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(interaction_id) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`,
+	if _, err := f.sql.In(tx).ExecContext(ctx, saveCallQuery,
 		rec.Call.InteractionID, rec.Call.AgentID, string(rec.Call.State), string(data), now.UnixMilli()); err != nil {
 		return fmt.Errorf("save call %s: %w", rec.Call.InteractionID, err)
 	}
-	if err := outbox.Enqueue(ctx, tx, rec.Call.InteractionID, writes, now); err != nil {
+	if err := outbox.Enqueue(ctx, f.sql.In(tx), rec.Call.InteractionID, writes, now); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ctibridge/ctibridge/internal/activity"
 	"github.com/ctibridge/ctibridge/internal/dataverse"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // Executor runs one CRM write and returns the id of the record written.
@@ -105,10 +106,10 @@ type Outbox struct {
 
 	mu       sync.Mutex
 	inFlight map[string]bool // interaction ids being worked on
-	// claim is dueHeads' query, prepared while Run runs: it runs after
+	// sql runs the queue's statements, prepared once: the claim runs after
 	// every write, and parsing it took as long as running it does on a
 	// short queue (BenchmarkDueHeads).
-	claim *sql.Stmt
+	sql *store.Prepared
 }
 
 // New returns an Outbox over db (see internal/store) running writes with exec.
@@ -135,13 +136,18 @@ func New(db *sql.DB, exec Executor, opt Options) *Outbox {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Outbox{db: db, exec: exec, opt: opt, wake: make(chan struct{}, 1), inFlight: make(map[string]bool)}
+	return &Outbox{db: db, exec: exec, opt: opt, wake: make(chan struct{}, 1), inFlight: make(map[string]bool), sql: store.NewPrepared(db)}
 }
+
+// EnqueueQuery is the statement Enqueue runs for each write, for a caller
+// that prepares it (store.Prepared) before its transaction.
+const EnqueueQuery = `INSERT INTO outbox(interaction_id, idempotency_key, write, created_at)
+	VALUES (?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`
 
 // Enqueue stores writes for an interaction inside tx, the caller's
 // transaction, so they are committed together with the state that implied
 // them. A write whose IdempotencyKey is already queued (or done) is skipped.
-func Enqueue(ctx context.Context, tx *sql.Tx, interactionID string, writes []activity.Write, now time.Time) error {
+func Enqueue(ctx context.Context, tx store.Execer, interactionID string, writes []activity.Write, now time.Time) error {
 	for i, w := range writes {
 		if w.IdempotencyKey == "" {
 			return fmt.Errorf("write %d (%s %s): has no idempotency key", i, w.Op, w.EntitySet)
@@ -150,8 +156,7 @@ func Enqueue(ctx context.Context, tx *sql.Tx, interactionID string, writes []act
 		if err != nil {
 			return fmt.Errorf("encode write %s: %w", w.IdempotencyKey, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(interaction_id, idempotency_key, write, created_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, EnqueueQuery,
 			interactionID, w.IdempotencyKey, string(data), now.UnixMilli()); err != nil {
 			return fmt.Errorf("queue write %s: %w", w.IdempotencyKey, err)
 		}
@@ -232,8 +237,6 @@ func (o *Outbox) Run(ctx context.Context) {
 	slots := make(chan struct{}, o.opt.Concurrency)
 	ticker := time.NewTicker(o.opt.PollInterval)
 	defer ticker.Stop()
-	o.prepareClaim(ctx)
-	defer o.closeClaim()
 	bx, canBatch := o.exec.(BatchExecutor)
 	batchSize := 1
 	if canBatch {
@@ -304,43 +307,14 @@ const claimQuery = `SELECT o.seq, o.interaction_id, o.write, o.attempts FROM out
 	AND o.seq = (SELECT min(p.seq) FROM outbox p WHERE p.interaction_id = o.interaction_id AND p.status = 'pending')
 	ORDER BY o.seq LIMIT ?`
 
-func (o *Outbox) prepareClaim(ctx context.Context) {
-	stmt, err := o.db.PrepareContext(ctx, claimQuery)
-	if err != nil {
-		// dueHeads parses the query each time instead.
-		o.opt.Log.Warn("prepare the outbox query", "err", err)
-		return
-	}
-	o.mu.Lock()
-	o.claim = stmt
-	o.mu.Unlock()
-}
-
-func (o *Outbox) closeClaim() {
-	o.mu.Lock()
-	stmt := o.claim
-	o.claim = nil
-	o.mu.Unlock()
-	if stmt != nil {
-		stmt.Close()
-	}
-}
-
 // dueHeads claims up to want first pending writes of interactions, those
 // that are due and not already being worked on.
 func (o *Outbox) dueHeads(ctx context.Context, want int) ([]Entry, error) {
 	o.mu.Lock()
 	// The heads being worked on are still pending and come back too.
 	limit := want + len(o.inFlight)
-	stmt := o.claim
 	o.mu.Unlock()
-	var rows *sql.Rows
-	var err error
-	if stmt != nil {
-		rows, err = stmt.QueryContext(ctx, o.opt.Now().UnixMilli(), limit)
-	} else {
-		rows, err = o.db.QueryContext(ctx, claimQuery, o.opt.Now().UnixMilli(), limit)
-	}
+	rows, err := o.sql.QueryContext(ctx, claimQuery, o.opt.Now().UnixMilli(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -468,11 +442,18 @@ func (o *Outbox) record(ctx context.Context, results []attempted) {
 	dbctx := context.WithoutCancel(ctx)
 	var err error
 	if len(updates) == 1 {
-		_, err = o.db.ExecContext(dbctx, updates[0].query, updates[0].args...)
+		_, err = o.sql.ExecContext(dbctx, updates[0].query, updates[0].args...)
 	} else {
+		queries := make([]string, len(updates))
+		for i, u := range updates {
+			queries[i] = u.query
+		}
+		if perr := o.sql.Prepare(dbctx, queries...); perr != nil {
+			o.opt.Log.Warn("prepare the outbox's statements", "err", perr) // they run unprepared
+		}
 		err = o.inTx(dbctx, func(tx *sql.Tx) error {
 			for i, u := range updates {
-				if _, err := tx.ExecContext(dbctx, u.query, u.args...); err != nil {
+				if _, err := o.sql.In(tx).ExecContext(dbctx, u.query, u.args...); err != nil {
 					return fmt.Errorf("seq %d: %w", results[i].e.Seq, err)
 				}
 			}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestPreparedStatementsRunInsideAndOutsideTransactions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	db, err := Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := NewPrepared(db)
+	defer p.Close()
+	const insert = `INSERT INTO agents(agent_id, pin_hash, created_at) VALUES (?, 'x', 0)`
+
+	// Not prepared yet, inside a transaction: it runs unprepared rather
+	// than wait for a second connection (the store has one) to prepare on.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.In(tx).ExecContext(ctx, insert, "1001"); err != nil {
+		t.Fatalf("unprepared statement in a transaction: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Prepared before the transaction: it runs prepared, and is kept.
+	if err := p.Prepare(ctx, insert); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"1002", "1003"} {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.In(tx).ExecContext(ctx, insert, id); err != nil {
+			t.Fatalf("prepared statement in a transaction: %v", err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.prepared(insert) == nil {
+		t.Fatal("the statement was not kept prepared")
+	}
+
+	row, err := p.QueryRowContext(ctx, `SELECT count(*) FROM agents`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := row.Scan(&n); err != nil || n != 3 {
+		t.Fatalf("agents = %d, %v; want 3", n, err)
+	}
+}
