@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -74,14 +73,11 @@ type WrapCode struct {
 type Flow struct {
 	opt    Options
 	engine atomic.Pointer[screenpop.Engine]
-	// locks serialise the events of one interaction. Many stripes keep an
-	// event from waiting behind an unrelated call that shares its stripe.
-	locks [4096]sync.Mutex
+	locks  interactionLocks
 	// popped remembers the interactions this process has popped, so the pop
 	// can go out before the store is read (see HandleEvent).
 	poppedMu sync.Mutex
 	popped   map[string]struct{}
-	seed     maphash.Seed
 	// stored holds the stored form of the calls in progress, written
 	// through on every save, so an event or widget message reads its call
 	// from memory instead of queueing for the store's connection. Only
@@ -92,6 +88,9 @@ type Flow struct {
 	stored   map[string]string
 	// sql runs the statements of every event, prepared once.
 	sql *store.Prepared
+	// commits groups the saves that wait for the store at the same time
+	// into one transaction.
+	commits groupCommit
 
 	writeResults WriteResults
 
@@ -115,7 +114,7 @@ func New(opt Options) *Flow {
 	if opt.WriteMode == "" {
 		opt.WriteMode = "server"
 	}
-	f := &Flow{opt: opt, seed: maphash.MakeSeed(), agents: make(map[string]*agentStatus),
+	f := &Flow{opt: opt, agents: make(map[string]*agentStatus),
 		popped: make(map[string]struct{}), stored: make(map[string]string), sql: store.NewPrepared(opt.DB)}
 	f.engine.Store(opt.Engine)
 	return f
@@ -127,10 +126,6 @@ func (f *Flow) SetEngine(e *screenpop.Engine) { f.engine.Store(e) }
 
 // Engine returns the engine in use.
 func (f *Flow) Engine() *screenpop.Engine { return f.engine.Load() }
-
-func (f *Flow) lock(interactionID string) *sync.Mutex {
-	return &f.locks[maphash.String(f.seed, interactionID)%uint64(len(f.locks))]
-}
 
 // record is what the store keeps per call.
 type record struct {
@@ -177,9 +172,7 @@ func (e *RefusedError) StatusCode() int {
 func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 	received := f.opt.Now()
 	ix := ev.Interaction.AgentInteractionID
-	mu := f.lock(ix)
-	mu.Lock()
-	defer mu.Unlock()
+	defer f.locks.lock(ix)()
 
 	// The pop is what the agent waits for, so it goes out before the store
 	// is read and written: an event that presents a call this process has
@@ -368,26 +361,11 @@ func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) e
 	if err != nil {
 		return fmt.Errorf("encode call: %w", err)
 	}
-	now := f.opt.Now()
-	if err := f.sql.Prepare(ctx, saveCallQuery, outbox.EnqueueQuery); err != nil {
-		f.opt.Log.Warn("prepare the store's statements", "err", err) // they run unprepared
-	}
-	tx, err := f.opt.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("save call: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := f.sql.In(tx).ExecContext(ctx, saveCallQuery,
-		rec.Call.InteractionID, rec.Call.AgentID, string(rec.Call.State), string(data), now.UnixMilli()); err != nil {
-		return fmt.Errorf("save call %s: %w", rec.Call.InteractionID, err)
-	}
-	if err := outbox.Enqueue(ctx, f.sql.In(tx), rec.Call.InteractionID, writes, now); err != nil {
+	req := &saveRequest{ctx: ctx, call: &rec.Call, data: string(data), writes: writes, now: f.opt.Now(), done: make(chan saveTurn, 1)}
+	if err := f.commits.save(f, req); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save call %s: %w", rec.Call.InteractionID, err)
-	}
-	f.hold(rec, string(data))
+	f.hold(rec, req.data)
 	if len(writes) > 0 && f.opt.Outbox != nil {
 		f.opt.Outbox.Notify()
 	}

@@ -232,9 +232,7 @@ func (f *Flow) withCall(ctx context.Context, agentID, interactionID string, fn f
 	if interactionID == "" {
 		return &RefusedError{Code: "bad_message", Msg: "interactionId: is required"}
 	}
-	mu := f.lock(interactionID)
-	mu.Lock()
-	defer mu.Unlock()
+	defer f.locks.lock(interactionID)()
 	rec, err := f.agentCall(ctx, agentID, interactionID)
 	if err != nil {
 		return err

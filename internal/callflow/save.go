@@ -1,0 +1,146 @@
+package callflow
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/outbox"
+)
+
+// saveRequest is one call's save: its stored form and its CRM writes.
+type saveRequest struct {
+	ctx    context.Context
+	call   *interaction.Call
+	data   string
+	writes []activity.Write
+	now    time.Time
+	err    error
+	done   chan saveTurn
+}
+
+// saveTurn tells a waiting save that its transaction committed (err), or
+// that it is its turn to lead the next one.
+type saveTurn struct {
+	lead bool
+	err  error
+}
+
+// groupCommit commits the saves that wait for the store at the same time
+// in one transaction. The store has one connection: under load every
+// event's save queued for it, and each transaction paid its own begin and
+// commit and handed the connection on to the next goroutine. Now the first
+// save to find the store free leads: it commits every save that has
+// queued meanwhile, its own among them, and hands the lead to the first
+// that queued after it took the batch. No save waits for more than the
+// transaction before its own and its own.
+type groupCommit struct {
+	mu      sync.Mutex
+	leading bool
+	queue   []*saveRequest
+}
+
+// maxGroup bounds the saves of one transaction.
+const maxGroup = 64
+
+func (g *groupCommit) save(f *Flow, r *saveRequest) error {
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	if g.leading {
+		g.mu.Unlock()
+		turn := <-r.done
+		if !turn.lead {
+			return turn.err
+		}
+		g.mu.Lock()
+	} else {
+		g.leading = true
+	}
+	n := min(len(g.queue), maxGroup)
+	batch := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	g.mu.Unlock()
+
+	f.commit(batch)
+	for _, other := range batch {
+		if other != r {
+			other.done <- saveTurn{err: other.err}
+		}
+	}
+
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		g.queue[0].done <- saveTurn{lead: true}
+	} else {
+		g.leading = false
+	}
+	g.mu.Unlock()
+	return r.err
+}
+
+// commit stores batch in one transaction, setting each request's err. If
+// the transaction fails, each save is tried alone, so one that cannot be
+// stored costs no other.
+func (f *Flow) commit(batch []*saveRequest) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("save call %s: %w", r.call.InteractionID, err)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if err := f.sql.Prepare(context.WithoutCancel(live[0].ctx), saveCallQuery, outbox.EnqueueQuery); err != nil {
+		f.opt.Log.Warn("prepare the store's statements", "err", err) // they run unprepared
+	}
+	if len(live) > 1 {
+		// The requests' contexts may end while others' saves run: the
+		// transaction runs to its end.
+		ctx := context.WithoutCancel(live[0].ctx)
+		if err := f.inTx(ctx, func(tx *sql.Tx) error {
+			for _, r := range live {
+				if err := f.store(ctx, tx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err == nil {
+			return
+		}
+	}
+	for _, r := range live {
+		r.err = f.inTx(r.ctx, func(tx *sql.Tx) error { return f.store(r.ctx, tx, r) })
+	}
+}
+
+// store writes one call and queues its writes inside tx.
+func (f *Flow) store(ctx context.Context, tx *sql.Tx, r *saveRequest) error {
+	c := r.call
+	if _, err := f.sql.In(tx).ExecContext(ctx, saveCallQuery,
+		c.InteractionID, c.AgentID, string(c.State), r.data, r.now.UnixMilli()); err != nil {
+		return fmt.Errorf("save call %s: %w", c.InteractionID, err)
+	}
+	return outbox.Enqueue(ctx, f.sql.In(tx), c.InteractionID, r.writes, r.now)
+}
+
+func (f *Flow) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := f.opt.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save call: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save call: %w", err)
+	}
+	return nil
+}
