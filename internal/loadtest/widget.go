@@ -38,6 +38,9 @@ type widget struct {
 
 	mu   sync.Mutex
 	conn *websocket.Conn
+
+	// wrapped is 1 + the call whose wrap this widget sent last (0: none).
+	wrapped atomic.Int64
 }
 
 // start dials every widget, at most parallel at a time, and returns once
@@ -220,6 +223,12 @@ func (w *widget) handle(ctx context.Context, data []byte) {
 	switch m.Type {
 	case "hello":
 		w.once.Do(func() { close(w.ready) })
+		if last := int(w.wrapped.Load()) - 1; last >= 0 && (m.Call == nil || m.Call.InteractionID != w.pool.sc.InteractionID(last)) {
+			// The server shows no call where this widget wrapped one: the
+			// wrap took effect, and its callEnded was lost with the
+			// connection (as the real widget, the hello clears the call).
+			w.pool.track.complete(last)
+		}
 		if m.Pop != nil {
 			// The server has no answer to this pop: run it, or, when this
 			// widget ran it already and its answer was lost as the server
@@ -237,9 +246,10 @@ func (w *widget) handle(ctx context.Context, data []byte) {
 		if !ok {
 			return
 		}
-		if w.pool.track.popped(call, m.SentAt) {
-			w.popResult(ctx, call)
-		}
+		// A repeated pop (a restarted server pops again) gets the answer
+		// again, as web/widget sends it: the server may never have read it.
+		w.pool.track.popped(call, m.SentAt)
+		w.popResult(ctx, call)
 	case "call":
 		if m.Call == nil {
 			return
@@ -318,6 +328,7 @@ func (w *widget) wrap(ctx context.Context, call int) {
 	}
 	id := w.pool.sc.InteractionID(call)
 	w.pool.track.wrapsSent.Add(1)
+	w.wrapped.Store(int64(call) + 1)
 	// The notes carry the interaction id, so the activity can be found
 	// even when the config writes no interaction id column.
 	w.send(ctx, map[string]any{"type": "wrap", "interactionId": id, "wrapCode": w.pool.sc.WrapCode, "notes": "ctiload " + id})

@@ -725,14 +725,10 @@ export class WidgetSession {
     if (msg.call && msg.call.interactionId) {
       this.setCall(msg.call);
       const id = msg.call.interactionId;
-      if (msg.pop && msg.pop.interactionId === id && this.popped.has(id) && this.popResults.has(id)) {
-        // This page ran the pop, but its answer never reached the server
-        // (sent as the server went down): send the answer again, without
-        // popping again.
-        actions.push({ do: "report", message: this.popResults.get(id), what: `Screen pop result for ${id}` });
-      } else if (msg.pop && msg.pop.interactionId === id) {
+      if (msg.pop && msg.pop.interactionId === id) {
         // The server has no answer to this call's pop: the widget was away
-        // when it was sent. Pop it now, unless this page already did.
+        // when it was sent, or its answer was lost as the server went down.
+        // Pop it now, or, if this page did, send its answer again.
         actions.push(...this.onPop(msg.pop));
       } else {
         // The call in progress when the widget (re)connected was popped
@@ -765,7 +761,14 @@ export class WidgetSession {
 
   onPop(msg) {
     const id = msg.interactionId;
-    if (!id || this.popped.has(id)) return [];
+    if (!id) return [];
+    if (this.popped.has(id)) {
+      // Popped already: a server that restarted pops again, and may never
+      // have read this page's answer. Send the answer again (the server
+      // ignores one it has), and do not pop again.
+      const answer = this.popResults.get(id);
+      return answer ? [{ do: "report", message: answer, what: `Screen pop result for ${id}` }] : [];
+    }
     this.popped.add(id);
     if (this.popped.size > 200) {
       // Keep memory bounded over a long shift: the oldest interactions are long over.

@@ -685,6 +685,15 @@ describe("WidgetSession", () => {
     assert.deepEqual(fx[1].message, sent);
   });
 
+  test("a pop repeated by a restarted server sends the answer again, without popping again", () => {
+    const s = new WidgetSession();
+    assert.deepEqual(s.receive(popMsg("IX-1")).map((f) => f.do), ["pop"]);
+    const sent = s.popDone("IX-1", decision(), { outcome: "record", matches: [{ entity: "contact", id: "c1", name: "Jane Citizen" }], ms: 12 });
+    const fx = s.receive(popMsg("IX-1"));
+    assert.deepEqual(fx.map((f) => f.do), ["report"]);
+    assert.deepEqual(fx[0].message, sent);
+  });
+
   test("a pop runs once per interaction", () => {
     const s = new WidgetSession();
     s.receive({ type: "hello", agent: { id: "1001", state: "Ready" }, call: null, settings });
