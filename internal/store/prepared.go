@@ -42,14 +42,20 @@ func (p *Prepared) prepared(query string) *sql.Stmt {
 }
 
 func (p *Prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s, ok := p.stmts[query]; ok {
+	if s := p.prepared(query); s != nil {
 		return s, nil
 	}
+	// Prepared without holding p.mu: preparing waits for the connection,
+	// which a transaction that wants p.mu may hold.
 	s, err := p.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if kept, ok := p.stmts[query]; ok {
+		s.Close() // prepared meanwhile by another caller
+		return kept, nil
 	}
 	p.stmts[query] = s
 	return s, nil

@@ -60,3 +60,50 @@ func TestPreparedStatementsRunInsideAndOutsideTransactions(t *testing.T) {
 		t.Fatalf("agents = %d, %v; want 3", n, err)
 	}
 }
+
+func TestPreparingOutsideATransactionDoesNotBlockOneThatHoldsTheConnection(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := NewPrepared(db)
+	defer p.Close()
+
+	// A transaction holds the store's only connection...
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ...while another caller prepares a new statement, which must wait
+	// for that connection...
+	outside := make(chan error, 1)
+	go func() {
+		_, err := p.ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, created_at) VALUES ('2001', 'x', 0)`)
+		outside <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	// ...and the transaction runs a statement through p: it must not wait
+	// for the preparer, which waits for it.
+	inside := make(chan error, 1)
+	go func() {
+		_, err := p.In(tx).ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, created_at) VALUES ('2002', 'x', 0)`)
+		inside <- err
+	}()
+	select {
+	case err := <-inside:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		tx.Rollback() // frees the connection, and so both waiters
+		t.Fatal("the transaction's statement waited for a statement being prepared outside it: deadlock")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-outside; err != nil {
+		t.Fatal(err)
+	}
+}
