@@ -77,10 +77,19 @@ func (x DataverseExecutor) fallBack(ctx context.Context, w activity.Write, id st
 			id, err = x.execute(ctx, bare)
 		}
 	}
-	if err != nil && x.alreadyApplied(ctx, w, err) {
-		// A state change that ran before a crash or a lost answer: the
-		// record is already where the write would put it.
-		return w.RecordID, nil
+	if err != nil {
+		applied, checkErr := x.alreadyApplied(ctx, w, err)
+		if applied {
+			// A state change that ran before a crash or a lost answer: the
+			// record is already where the write would put it.
+			return w.RecordID, nil
+		}
+		if checkErr != nil {
+			// The record could not be read (throttled, unavailable): the
+			// refusal may be this very write having run, so it is not
+			// final. Try it all again later.
+			return "", checkErr
+		}
 	}
 	return id, err
 }
@@ -223,21 +232,29 @@ func target(w activity.Write) (dataverse.Ref, error) {
 // record already in the target state: Dataverse refuses updates of a
 // completed activity, and the wrap that completed it may be the very write
 // being retried.
-func (x DataverseExecutor) alreadyApplied(ctx context.Context, w activity.Write, err error) bool {
+//
+// It returns a retryable error when the record could not be read for a
+// reason that passes (throttling, an outage): the write is then tried
+// again rather than failed for good on a refusal that may be its own
+// earlier success.
+func (x DataverseExecutor) alreadyApplied(ctx context.Context, w activity.Write, err error) (bool, error) {
 	want, ok := w.Body["statecode"]
 	if w.Op != activity.OpUpdate || !ok || !errors.Is(err, dataverse.ErrBadRequest) {
-		return false
+		return false, nil
 	}
 	ref, terr := target(w)
 	if terr != nil {
-		return false
+		return false, nil
 	}
 	rec, rerr := x.Client.RetrieveRef(ctx, ref, "?$select=statecode")
 	if rerr != nil {
-		return false
+		if isRetryable(wrapError(rerr)) {
+			return false, rerr
+		}
+		return false, nil
 	}
 	got, ok := rec["statecode"]
-	return ok && fmt.Sprint(got) == fmt.Sprint(want)
+	return ok && fmt.Sprint(got) == fmt.Sprint(want), nil
 }
 
 // retryableError adapts the client's errors to the outbox's Retryable.
