@@ -88,6 +88,10 @@ type Options struct {
 	// PollInterval is how often the queue is checked without a Notify
 	// (default 1s).
 	PollInterval time.Duration
+	// Retention is how long written (done) writes are kept before Run
+	// deletes them, hourly (default 7 days; negative keeps them for ever).
+	// Failed writes are kept for an operator; pending ones until written.
+	Retention time.Duration
 	// Observe, if set, is called after every attempt (for metrics).
 	Observe func(w activity.Write, outcome string, err error)
 	// ObserveBatch, if set, is called after every batch the CRM answered,
@@ -129,6 +133,9 @@ func New(db *sql.DB, exec Executor, opt Options) *Outbox {
 	}
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = time.Second
+	}
+	if opt.Retention == 0 {
+		opt.Retention = 7 * 24 * time.Hour
 	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
@@ -237,6 +244,9 @@ func (o *Outbox) Run(ctx context.Context) {
 	slots := make(chan struct{}, o.opt.Concurrency)
 	ticker := time.NewTicker(o.opt.PollInterval)
 	defer ticker.Stop()
+	if o.opt.Retention > 0 {
+		wg.Go(func() { o.sweepHourly(ctx) })
+	}
 	bx, canBatch := o.exec.(BatchExecutor)
 	batchSize := 1
 	if canBatch {
@@ -283,6 +293,53 @@ func (o *Outbox) Run(ctx context.Context) {
 			return
 		case <-o.wake:
 		case <-ticker.C:
+		}
+	}
+}
+
+// sweepHourly deletes written writes past the retention, at start and
+// then every hour, until ctx ends.
+func (o *Outbox) sweepHourly(ctx context.Context) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := o.Sweep(ctx, o.opt.Now().Add(-o.opt.Retention)); err != nil && ctx.Err() == nil {
+			o.opt.Log.Error("sweep written writes from the outbox", "err", err)
+		} else if n > 0 {
+			o.opt.Log.Info("swept written writes from the outbox", "writes", n, "written_before", o.opt.Now().Add(-o.opt.Retention).Format(time.RFC3339))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// sweepChunk bounds the rows one delete removes, so a first sweep of a
+// large table does not hold the store's only connection for long.
+const sweepChunk = 1000
+
+// Sweep deletes the writes that were written (done) before cutoff and
+// returns how many. Without it the table grows with every call. A done
+// write is needed only while its call may still see redelivered events,
+// which find their call in the calls table: deleting one costs at most a
+// repeated, idempotent request if it is ever planned again.
+func (o *Outbox) Sweep(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := o.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN
+			(SELECT seq FROM outbox WHERE status = 'done' AND done_at < ? LIMIT ?)`, cutoff.UnixMilli(), sweepChunk)
+		if err != nil {
+			return total, fmt.Errorf("sweep outbox: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("sweep outbox: %w", err)
+		}
+		total += n
+		if n < sweepChunk {
+			return total, nil
 		}
 	}
 }

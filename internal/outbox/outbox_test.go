@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -207,4 +208,79 @@ func TestPendingWritesSurviveARestart(t *testing.T) {
 	if got := x.history(); got != "IX-1/create,IX-1/wrap" {
 		t.Fatalf("after restart ran %q", got)
 	}
+}
+
+func TestSweepDeletesOnlyWritesWrittenBeforeTheCutoff(t *testing.T) {
+	db := openDB(t, "")
+	ctx := context.Background()
+	w := func(ix, step string) activity.Write {
+		return activity.Write{Op: activity.OpCreate, EntitySet: "phonecalls", IdempotencyKey: ix + "/" + step}
+	}
+	now := time.Now()
+	day := 24 * time.Hour
+	rows := []struct {
+		key, status string
+		doneAgo     time.Duration
+		kept        bool
+	}{
+		{"OLD-1/create", "done", 8 * day, false},
+		{"OLD-2/create", "done", 30 * day, false},
+		{"NEW-1/create", "done", day, true},
+		{"FAILED-1/create", "failed", 30 * day, true}, // for an operator
+		{"PENDING-1/create", "pending", 0, true},
+	}
+	for _, r := range rows {
+		ix, step, _ := strings.Cut(r.key, "/")
+		enqueue(t, db, ix, w(ix, step))
+		if r.status != "pending" {
+			if _, err := db.Exec(`UPDATE outbox SET status = ?, done_at = ? WHERE idempotency_key = ?`,
+				r.status, now.Add(-r.doneAgo).UnixMilli(), r.key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// More than one chunk of old written writes.
+	for i := range sweepChunk + 5 {
+		ix := fmt.Sprintf("BULK-%d", i)
+		enqueue(t, db, ix, w(ix, "create"))
+	}
+	if _, err := db.Exec(`UPDATE outbox SET status = 'done', done_at = ? WHERE interaction_id LIKE 'BULK-%'`, now.Add(-10*day).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+
+	o := New(db, &scriptedExecutor{}, quietOptions())
+	n, err := o.Sweep(ctx, now.Add(-7*day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(2 + sweepChunk + 5); n != want {
+		t.Fatalf("swept %d writes, want %d", n, want)
+	}
+	for _, r := range rows {
+		var left int
+		db.QueryRow(`SELECT count(*) FROM outbox WHERE idempotency_key = ?`, r.key).Scan(&left)
+		if (left == 1) != r.kept {
+			t.Errorf("%s (%s %v ago): kept = %v, want %v", r.key, r.status, r.doneAgo, left == 1, r.kept)
+		}
+	}
+}
+
+func TestRunSweepsWrittenWritesPastTheRetention(t *testing.T) {
+	db := openDB(t, "")
+	enqueue(t, db, "OLD-1", activity.Write{Op: activity.OpCreate, EntitySet: "phonecalls", IdempotencyKey: "OLD-1/create"})
+	if _, err := db.Exec(`UPDATE outbox SET status = 'done', done_at = ?`, time.Now().Add(-48*time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	opt := quietOptions()
+	opt.Retention = 24 * time.Hour
+	o := New(db, &scriptedExecutor{}, opt)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the old written write to be swept", func() bool {
+		var n int
+		db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n)
+		return n == 0
+	})
 }

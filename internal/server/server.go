@@ -130,6 +130,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 	srv.Outbox = outbox.New(srv.DB, exec, outbox.Options{
 		Concurrency: s.OutboxConcurrency,
 		MaxBatch:    s.OutboxBatch,
+		Retention:   s.OutboxRetention,
 		Log:         log.With("component", "outbox"),
 		Observe: func(w activity.Write, outcome string, err error) {
 			srv.Metrics.CRMWrites.WithLabelValues(string(w.Step), outcome).Inc()

@@ -50,6 +50,8 @@ type Settings struct {
 	// OutboxBatch is how many calls' writes may share one Dataverse $batch
 	// request when several are due at once; 1 sends each write alone.
 	OutboxBatch int
+	// OutboxRetention is how long written CRM writes stay in the store.
+	OutboxRetention time.Duration
 }
 
 // setting is one flag with its environment variable.
@@ -82,6 +84,7 @@ func (s *Settings) table() []setting {
 		{flag: "session-ttl", env: "CTIBRIDGE_SESSION_TTL", usage: "how long an agent session lasts", dur: &s.SessionTTL},
 		{flag: "wrap-codes", env: "CTIBRIDGE_WRAP_CODES", usage: "wrap codes of the widget's picker: code=Label,code=Label", str: &s.WrapCodes},
 		{flag: "outbox-concurrency", env: "CTIBRIDGE_OUTBOX_CONCURRENCY", usage: "calls whose CRM writes run at once", integer: &s.OutboxConcurrency},
+		{flag: "outbox-retention", env: "CTIBRIDGE_OUTBOX_RETENTION", usage: "how long written CRM writes stay in the store before they are deleted (failed ones stay)", dur: &s.OutboxRetention},
 		{flag: "outbox-batch", env: "CTIBRIDGE_OUTBOX_BATCH", usage: "CRM writes of different calls sent in one Dataverse $batch when several are due (1: each alone)", integer: &s.OutboxBatch},
 	}
 }
@@ -90,7 +93,7 @@ func (s *Settings) table() []setting {
 func DefaultSettings() Settings {
 	return Settings{
 		Listen: "127.0.0.1:8080", StorePath: "ctibridge.db", PhoneRegion: "AU", LogLevel: "info",
-		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 16, OutboxBatch: 100,
+		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 16, OutboxBatch: 100, OutboxRetention: 7 * 24 * time.Hour,
 		WrapCodes: "1=Sale,2=No sale,3=Call back,4=Wrong number,5=Not interested",
 	}
 }
@@ -181,6 +184,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.SessionKey != "" && len(s.SessionKey) < 32 {
 		errs = append(errs, errors.New("--session-key (CTIBRIDGE_SESSION_KEY): must be at least 32 bytes"))
+	}
+	if s.OutboxRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("--outbox-retention (CTIBRIDGE_OUTBOX_RETENTION): %v; keep written writes at least 1h, e.g. 168h", s.OutboxRetention))
 	}
 	if s.SessionTTL <= 0 {
 		errs = append(errs, errors.New("--session-ttl (CTIBRIDGE_SESSION_TTL): must be positive"))

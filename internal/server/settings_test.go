@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctibridge/ctibridge/internal/server"
 )
@@ -43,6 +44,51 @@ func TestOutboxBatchSetting(t *testing.T) {
 			}
 			if s.OutboxBatch != tt.want {
 				t.Errorf("OutboxBatch = %d, want %d", s.OutboxBatch, tt.want)
+			}
+			s.ConfigPath, s.WebhookSecret = "ctibridge.json", "secret"
+			err := s.Validate()
+			switch {
+			case tt.errSays == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.errSays != "" && (err == nil || !strings.Contains(err.Error(), tt.errSays)):
+				t.Errorf("Validate: %v, want it to say %q", err, tt.errSays)
+			}
+		})
+	}
+}
+
+func TestOutboxRetentionSetting(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		args    []string
+		want    time.Duration
+		errSays string
+	}{
+		{name: "default: a week", want: 7 * 24 * time.Hour},
+		{name: "from the environment", env: "720h", want: 720 * time.Hour},
+		{name: "the flag wins", env: "720h", args: []string{"--outbox-retention", "48h"}, want: 48 * time.Hour},
+		{name: "too short", args: []string{"--outbox-retention", "10m"}, want: 10 * time.Minute, errSays: "--outbox-retention (CTIBRIDGE_OUTBOX_RETENTION): 10m0s; keep written writes at least 1h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := server.DefaultSettings()
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			getenv := func(k string) string {
+				if k == "CTIBRIDGE_OUTBOX_RETENTION" {
+					return tt.env
+				}
+				return ""
+			}
+			if err := s.Bind(fs, getenv); err != nil {
+				t.Fatal(err)
+			}
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if s.OutboxRetention != tt.want {
+				t.Errorf("OutboxRetention = %v, want %v", s.OutboxRetention, tt.want)
 			}
 			s.ConfigPath, s.WebhookSecret = "ctibridge.json", "secret"
 			err := s.Validate()
