@@ -162,29 +162,18 @@ func (r BatchResponse) Page() (*Page, error) {
 // WithRetrySafe.
 func (c *Client) Batch(ctx context.Context, requests []BatchRequest) ([]BatchResponse, error) {
 	req := &request{op: "Batch", method: http.MethodPost, url: c.root + "$batch"}
-	res, err := c.sendBatch(ctx, req, requests)
+	_, responses, stopErr, err := c.exchangeBatch(ctx, req, requests)
 	if err != nil {
-		var e *Error
-		if res == nil || !errors.As(err, &e) || !isMultipart(res.header.Get("Content-Type")) {
-			return nil, err
-		}
-		// Dataverse answers a batch that stopped on a failure with that
-		// request's status and a multipart body holding its error.
-	}
-	responses, perr := parseBatchResponse(res.header.Get("Content-Type"), res.body)
-	if perr != nil {
-		return nil, c.badAnswer(req, res, perr)
+		return nil, err
 	}
 	for _, r := range responses {
 		if r.Status >= 400 {
-			code, message := decodeErrorBody(r.Body)
-			return responses, &Error{Op: "Batch", Method: req.method, URL: req.url, Status: r.Status,
-				Code: code, Message: message, RetryAfter: parseRetryAfter(r.Header.Get("Retry-After"), c.now())}
+			return responses, c.partError(req.method, req.url, r)
 		}
 	}
-	if err != nil {
+	if stopErr != nil {
 		// A failing status without a failing part: report the status.
-		return responses, err
+		return responses, stopErr
 	}
 	return responses, nil
 }
@@ -223,18 +212,11 @@ func (c *Client) BatchIndependent(ctx context.Context, requests []BatchRequest) 
 			return nil, c.notSent(req, fmt.Errorf("requests[%d]: BatchIndependent takes no change sets (a failing change set answers for all its requests at once); use Batch", i))
 		}
 	}
-	res, err := c.sendBatch(ctx, req, requests)
+	// A Dataverse that stopped at a failure despite the preference answers
+	// with that request's status and the parts so far (stopErr).
+	res, responses, stopErr, err := c.exchangeBatch(ctx, req, requests)
 	if err != nil {
-		var e *Error
-		if res == nil || !errors.As(err, &e) || !isMultipart(res.header.Get("Content-Type")) {
-			return nil, err
-		}
-		// A Dataverse that stopped at a failure despite the preference
-		// answers with that request's status and the parts so far.
-	}
-	responses, perr := parseBatchResponse(res.header.Get("Content-Type"), res.body)
-	if perr != nil {
-		return nil, c.badAnswer(req, res, perr)
+		return nil, err
 	}
 	stopped := len(responses) > 0 && len(responses) < len(requests) && responses[len(responses)-1].Status >= 400
 	if len(responses) != len(requests) && !stopped {
@@ -252,16 +234,42 @@ func (c *Client) BatchIndependent(ctx context.Context, requests []BatchRequest) 
 		results[i].Response = part
 		if part.Status >= 400 {
 			failed = true
-			code, message := decodeErrorBody(part.Body)
-			results[i].Err = &Error{Op: "Batch", Method: r.Method, URL: url, Status: part.Status,
-				Code: code, Message: message, RetryAfter: parseRetryAfter(part.Header.Get("Retry-After"), c.now())}
+			results[i].Err = c.partError(r.Method, url, part)
 		}
 	}
-	if err != nil && !failed {
+	if stopErr != nil && !failed {
 		// A failing status without a failing part: report the status.
-		return nil, err
+		return nil, stopErr
 	}
 	return results, nil
+}
+
+// exchangeBatch sends requests as req and reads the parts of the answer.
+// Dataverse answers a batch that stopped at a failing request with that
+// request's status and a multipart body holding the parts so far: that
+// status comes back as stopErr, beside the parts. Any other failure is err.
+func (c *Client) exchangeBatch(ctx context.Context, req *request, requests []BatchRequest) (res *response, parts []BatchResponse, stopErr, err error) {
+	res, err = c.sendBatch(ctx, req, requests)
+	if err != nil {
+		var e *Error
+		if res == nil || !errors.As(err, &e) || !isMultipart(res.header.Get("Content-Type")) {
+			return nil, nil, nil, err
+		}
+		stopErr = err
+	}
+	parts, perr := parseBatchResponse(res.header.Get("Content-Type"), res.body)
+	if perr != nil {
+		return nil, nil, nil, c.badAnswer(req, res, perr)
+	}
+	return res, parts, stopErr, nil
+}
+
+// partError is the *Error of a failing part, for the request sent as
+// method url.
+func (c *Client) partError(method, url string, part BatchResponse) *Error {
+	code, message := decodeErrorBody(part.Body)
+	return &Error{Op: "Batch", Method: method, URL: url, Status: part.Status,
+		Code: code, Message: message, RetryAfter: parseRetryAfter(part.Header.Get("Retry-After"), c.now())}
 }
 
 // sendBatch encodes requests into req and sends it.
