@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -850,6 +851,28 @@ func readyz(ctx context.Context, base string) (int, error) {
 // scrapeRuntime reads the Go runtime gauges from a Prometheus text page;
 // nil when there is none.
 func scrapeRuntime(ctx context.Context, metricsURL string) *Runtime {
+	page := fetchMetrics(ctx, metricsURL)
+	if page == nil {
+		return nil
+	}
+	v := parseGauges(bytes.NewReader(page), "go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes")
+	return &Runtime{Goroutines: v["go_goroutines"], HeapInuseBytes: v["go_memstats_heap_inuse_bytes"],
+		StackBytes: v["go_memstats_stack_inuse_bytes"], SysBytes: v["go_memstats_sys_bytes"]}
+}
+
+// scrapeCounters reads one labelled counter from a Prometheus text page,
+// keyed by its label set as written ({step="wrap",outcome="done"}).
+func scrapeCounters(ctx context.Context, metricsURL, name string) map[string]int64 {
+	page := fetchMetrics(ctx, metricsURL)
+	if page == nil {
+		return nil
+	}
+	return parseCounters(bytes.NewReader(page), name)
+}
+
+// fetchMetrics returns the Prometheus text page at metricsURL; nil when
+// there is none or it cannot be read.
+func fetchMetrics(ctx context.Context, metricsURL string) []byte {
 	if metricsURL == "" {
 		return nil
 	}
@@ -864,26 +887,11 @@ func scrapeRuntime(ctx context.Context, metricsURL string) *Runtime {
 	if resp.StatusCode != http.StatusOK {
 		return nil
 	}
-	v := parseGauges(resp.Body, "go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes")
-	return &Runtime{Goroutines: v["go_goroutines"], HeapInuseBytes: v["go_memstats_heap_inuse_bytes"],
-		StackBytes: v["go_memstats_stack_inuse_bytes"], SysBytes: v["go_memstats_sys_bytes"]}
-}
-
-// scrapeCounters reads one labelled counter from a Prometheus text page,
-// keyed by its label set as written ({step="wrap",outcome="done"}).
-func scrapeCounters(ctx context.Context, metricsURL, name string) map[string]int64 {
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, metricsURL, nil)
-	resp, err := http.DefaultClient.Do(req)
+	page, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	return parseCounters(resp.Body, name)
+	return page
 }
 
 // parseCounters reads the samples of one labelled metric from the
