@@ -335,15 +335,7 @@ func (h *slowHelloHandler) Hello(ctx context.Context, agentID string) (any, erro
 func TestMessagesSentWhileHelloIsBuiltFollowItInOrder(t *testing.T) {
 	handler := &slowHelloHandler{building: make(chan struct{}), release: make(chan struct{})}
 	hub := NewHub(handler, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		hub.Serve(r.Context(), ws, "1001")
-	}))
-	defer srv.Close()
-	ws, _, err := dial(t, srv, "")
+	ws, _, err := dial(t, serveOne(t, hub), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,14 +400,22 @@ func serveOne(t *testing.T, hub *Hub) *httptest.Server {
 	return srv
 }
 
-func TestConcurrentSendersEachKeepTheirOrder(t *testing.T) {
+// connectedWidget serves agent 1001 on a new hub and returns the hub and a
+// widget socket that has read its hello.
+func connectedWidget(t *testing.T) (*Hub, *websocket.Conn) {
+	t.Helper()
 	hub := NewHub(&recordingHandler{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ws, _, err := dial(t, serveOne(t, hub), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.CloseNow()
+	t.Cleanup(func() { ws.CloseNow() })
 	read(t, ws) // hello
+	return hub, ws
+}
+
+func TestConcurrentSendersEachKeepTheirOrder(t *testing.T) {
+	hub, ws := connectedWidget(t)
 
 	// Four senders at once: some messages go straight to the socket, some
 	// wait for the flusher; at most sendQueue wait, so none is dropped.
@@ -440,13 +440,7 @@ func TestConcurrentSendersEachKeepTheirOrder(t *testing.T) {
 }
 
 func TestAWidgetThatDoesNotReadIsDropped(t *testing.T) {
-	hub := NewHub(&recordingHandler{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ws, _, err := dial(t, serveOne(t, hub), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	read(t, ws) // hello, then nothing more is read
+	hub, _ := connectedWidget(t) // the widget reads its hello, then nothing more
 	waitFor(t, func() bool { return hub.Connected("1001") })
 
 	// Enough to fill the socket's buffers many times over.
