@@ -10,6 +10,42 @@ import (
 	"github.com/ctibridge/ctibridge/internal/server"
 )
 
+// settingsFrom binds the serve settings to args and to an environment
+// holding only envName=envValue, and returns them with Validate's answer
+// (config and webhook secret set, as Validate requires).
+func settingsFrom(t *testing.T, envName, envValue string, args []string) (server.Settings, error) {
+	t.Helper()
+	s := server.DefaultSettings()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	getenv := func(k string) string {
+		if k == envName {
+			return envValue
+		}
+		return ""
+	}
+	if err := s.Bind(fs, getenv); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	s.ConfigPath, s.WebhookSecret = "ctibridge.json", "secret"
+	return s, s.Validate()
+}
+
+// checkValidation fails t unless err says errSays (or is nil when errSays
+// is empty).
+func checkValidation(t *testing.T, err error, errSays string) {
+	t.Helper()
+	switch {
+	case errSays == "" && err != nil:
+		t.Errorf("Validate: %v", err)
+	case errSays != "" && (err == nil || !strings.Contains(err.Error(), errSays)):
+		t.Errorf("Validate: %v, want it to say %q", err, errSays)
+	}
+}
+
 func TestOutboxBatchSetting(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -27,32 +63,11 @@ func TestOutboxBatchSetting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := server.DefaultSettings()
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			getenv := func(k string) string {
-				if k == "CTIBRIDGE_OUTBOX_BATCH" {
-					return tt.env
-				}
-				return ""
-			}
-			if err := s.Bind(fs, getenv); err != nil {
-				t.Fatal(err)
-			}
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
+			s, err := settingsFrom(t, "CTIBRIDGE_OUTBOX_BATCH", tt.env, tt.args)
 			if s.OutboxBatch != tt.want {
 				t.Errorf("OutboxBatch = %d, want %d", s.OutboxBatch, tt.want)
 			}
-			s.ConfigPath, s.WebhookSecret = "ctibridge.json", "secret"
-			err := s.Validate()
-			switch {
-			case tt.errSays == "" && err != nil:
-				t.Errorf("Validate: %v", err)
-			case tt.errSays != "" && (err == nil || !strings.Contains(err.Error(), tt.errSays)):
-				t.Errorf("Validate: %v, want it to say %q", err, tt.errSays)
-			}
+			checkValidation(t, err, tt.errSays)
 		})
 	}
 }
@@ -72,32 +87,11 @@ func TestOutboxRetentionSetting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := server.DefaultSettings()
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			getenv := func(k string) string {
-				if k == "CTIBRIDGE_OUTBOX_RETENTION" {
-					return tt.env
-				}
-				return ""
-			}
-			if err := s.Bind(fs, getenv); err != nil {
-				t.Fatal(err)
-			}
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
+			s, err := settingsFrom(t, "CTIBRIDGE_OUTBOX_RETENTION", tt.env, tt.args)
 			if s.OutboxRetention != tt.want {
 				t.Errorf("OutboxRetention = %v, want %v", s.OutboxRetention, tt.want)
 			}
-			s.ConfigPath, s.WebhookSecret = "ctibridge.json", "secret"
-			err := s.Validate()
-			switch {
-			case tt.errSays == "" && err != nil:
-				t.Errorf("Validate: %v", err)
-			case tt.errSays != "" && (err == nil || !strings.Contains(err.Error(), tt.errSays)):
-				t.Errorf("Validate: %v, want it to say %q", err, tt.errSays)
-			}
+			checkValidation(t, err, tt.errSays)
 		})
 	}
 }
