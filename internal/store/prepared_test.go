@@ -2,20 +2,29 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 )
 
-func TestPreparedStatementsRunInsideAndOutsideTransactions(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	db, err := Open(ctx, "")
+// openPrepared opens an in-memory store (one connection, as every store)
+// and a Prepared over it, both closed when the test ends.
+func openPrepared(t *testing.T) (*sql.DB, *Prepared) {
+	t.Helper()
+	db, err := Open(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	p := NewPrepared(db)
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
+	return db, p
+}
+
+func TestPreparedStatementsRunInsideAndOutsideTransactions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	db, p := openPrepared(t)
 	const insert = `INSERT INTO agents(agent_id, pin_hash, created_at) VALUES (?, 'x', 0)`
 
 	// Not prepared yet, inside a transaction: it runs unprepared rather
@@ -63,13 +72,7 @@ func TestPreparedStatementsRunInsideAndOutsideTransactions(t *testing.T) {
 
 func TestPreparingOutsideATransactionDoesNotBlockOneThatHoldsTheConnection(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p := NewPrepared(db)
-	defer p.Close()
+	db, p := openPrepared(t)
 
 	// A transaction holds the store's only connection...
 	tx, err := db.BeginTx(ctx, nil)
