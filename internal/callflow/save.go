@@ -10,6 +10,7 @@ import (
 	"github.com/ctibridge/ctibridge/internal/activity"
 	"github.com/ctibridge/ctibridge/internal/interaction"
 	"github.com/ctibridge/ctibridge/internal/outbox"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // saveRequest is one call's save: its stored form and its CRM writes.
@@ -104,9 +105,9 @@ func (f *Flow) commit(batch []*saveRequest) {
 		// The requests' contexts may end while others' saves run: the
 		// transaction runs to its end.
 		ctx := context.WithoutCancel(live[0].ctx)
-		if err := f.inTx(ctx, func(tx *sql.Tx) error {
+		if err := store.InTx(ctx, f.opt.DB, func(tx *sql.Tx) error {
 			for _, r := range live {
-				if err := f.store(ctx, tx, r); err != nil {
+				if err := f.storeCall(ctx, tx, r); err != nil {
 					return err
 				}
 			}
@@ -116,31 +117,18 @@ func (f *Flow) commit(batch []*saveRequest) {
 		}
 	}
 	for _, r := range live {
-		r.err = f.inTx(r.ctx, func(tx *sql.Tx) error { return f.store(r.ctx, tx, r) })
+		if err := store.InTx(r.ctx, f.opt.DB, func(tx *sql.Tx) error { return f.storeCall(r.ctx, tx, r) }); err != nil {
+			r.err = fmt.Errorf("save call %s: %w", r.call.InteractionID, err)
+		}
 	}
 }
 
-// store writes one call and queues its writes inside tx.
-func (f *Flow) store(ctx context.Context, tx *sql.Tx, r *saveRequest) error {
+// storeCall writes one call and queues its writes inside tx.
+func (f *Flow) storeCall(ctx context.Context, tx *sql.Tx, r *saveRequest) error {
 	c := r.call
 	if _, err := f.sql.In(tx).ExecContext(ctx, saveCallQuery,
 		c.InteractionID, c.AgentID, string(c.State), r.data, r.now.UnixMilli()); err != nil {
-		return fmt.Errorf("save call %s: %w", c.InteractionID, err)
-	}
-	return outbox.Enqueue(ctx, f.sql.In(tx), c.InteractionID, r.writes, r.now)
-}
-
-func (f *Flow) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := f.opt.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("save call: %w", err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save call: %w", err)
-	}
-	return nil
+	return outbox.Enqueue(ctx, f.sql.In(tx), c.InteractionID, r.writes, r.now)
 }

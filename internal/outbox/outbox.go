@@ -508,7 +508,7 @@ func (o *Outbox) record(ctx context.Context, results []attempted) {
 		if perr := o.sql.Prepare(dbctx, queries...); perr != nil {
 			o.opt.Log.Warn("prepare the outbox's statements", "err", perr) // they run unprepared
 		}
-		err = o.inTx(dbctx, func(tx *sql.Tx) error {
+		err = store.InTx(dbctx, o.db, func(tx *sql.Tx) error {
 			for i, u := range updates {
 				if _, err := o.sql.In(tx).ExecContext(dbctx, u.query, u.args...); err != nil {
 					return fmt.Errorf("seq %d: %w", results[i].e.Seq, err)
@@ -527,18 +527,6 @@ func (o *Outbox) record(ctx context.Context, results []attempted) {
 			o.opt.Observe(r.e.Write, outcomes[i], r.err)
 		}
 	}
-}
-
-func (o *Outbox) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := o.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 func isRetryable(err error) bool {
