@@ -177,7 +177,8 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 	// The pop is what the agent waits for, so it goes out before the store
 	// is read and written: an event that presents a call this process has
 	// not popped pops it now. After a restart a redelivered event may pop
-	// again; the widget ignores a second pop of an interaction.
+	// again; a widget that ran the pop answers a repeat with its earlier
+	// popResult, without popping again.
 	engine := f.engine.Load()
 	var early *screenpop.Decision
 	earlyDelivered := 0
@@ -215,9 +216,9 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 	if early != nil && earlyDelivered == 0 {
 		// No widget had the early pop. One that joins now finds the call in
 		// the store with its pop, but one that joined in between built its
-		// hello before the save: send the pop again (a widget ignores a pop
-		// it already ran).
-		f.opt.Notifier.Send(rec.Call.AgentID, popMessage{Type: "pop", InteractionID: ix, Decision: early, SentAt: f.opt.Now().UnixMilli()})
+		// hello before the save: send the pop again (a widget that ran it
+		// answers with its earlier popResult, without popping again).
+		f.opt.Notifier.Send(rec.Call.AgentID, f.popMessage(ix, early))
 	}
 	if t.Stale {
 		f.count(ev.Type, "stale")
@@ -286,9 +287,7 @@ func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine 
 	for _, p := range d.Problems {
 		f.opt.Log.Warn("screen pop value missing", "interaction", interactionID, "problem", p)
 	}
-	n := f.opt.Notifier.Send(agentID, popMessage{
-		Type: "pop", InteractionID: interactionID, Decision: d, SentAt: f.opt.Now().UnixMilli(),
-	})
+	n := f.opt.Notifier.Send(agentID, f.popMessage(interactionID, d))
 	if f.opt.Metrics != nil {
 		f.opt.Metrics.PopLatency.Observe(f.opt.Now().Sub(received).Seconds())
 	}
@@ -301,6 +300,11 @@ func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine 
 		f.popCount("sent")
 	}
 	return d, n
+}
+
+// popMessage is the pop of decision d for interactionID, stamped now.
+func (f *Flow) popMessage(interactionID string, d *screenpop.Decision) popMessage {
+	return popMessage{Type: "pop", InteractionID: interactionID, Decision: d, SentAt: f.opt.Now().UnixMilli()}
 }
 
 type popMessage struct {
