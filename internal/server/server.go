@@ -250,6 +250,15 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if addr := srv.settings.DebugListen; addr != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.serveDebug(ctx, addr); err != nil {
+				srv.log.Error("profiles stopped", "err", err)
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() { defer wg.Done(); srv.Outbox.Run(ctx) }()
 	go func() {

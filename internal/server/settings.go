@@ -52,6 +52,8 @@ type Settings struct {
 	OutboxBatch int
 	// OutboxRetention is how long written CRM writes stay in the store.
 	OutboxRetention time.Duration
+	// DebugListen is a loopback address serving Go's profiles; empty = off.
+	DebugListen string
 }
 
 // setting is one flag with its environment variable.
@@ -85,6 +87,7 @@ func (s *Settings) table() []setting {
 		{flag: "wrap-codes", env: "CTIBRIDGE_WRAP_CODES", usage: "wrap codes of the widget's picker: code=Label,code=Label", str: &s.WrapCodes},
 		{flag: "outbox-concurrency", env: "CTIBRIDGE_OUTBOX_CONCURRENCY", usage: "calls whose CRM writes run at once", integer: &s.OutboxConcurrency},
 		{flag: "outbox-retention", env: "CTIBRIDGE_OUTBOX_RETENTION", usage: "how long written CRM writes stay in the store before they are deleted (failed ones stay)", dur: &s.OutboxRetention},
+		{flag: "debug-listen", env: "CTIBRIDGE_DEBUG_LISTEN", usage: "loopback address serving Go's profiles at /debug/pprof/, e.g. 127.0.0.1:6060 (off when empty)", str: &s.DebugListen},
 		{flag: "outbox-batch", env: "CTIBRIDGE_OUTBOX_BATCH", usage: "CRM writes of different calls sent in one Dataverse $batch when several are due (1: each alone)", integer: &s.OutboxBatch},
 	}
 }
@@ -196,6 +199,11 @@ func (s *Settings) Validate() error {
 	}
 	if _, err := s.ParseWrapCodes(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.DebugListen != "" {
+		if err := validDebugListen(s.DebugListen); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	switch s.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -95,3 +95,30 @@ func TestOutboxRetentionSetting(t *testing.T) {
 		})
 	}
 }
+
+func TestDebugListenSetting(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		args    []string
+		want    string
+		errSays string
+	}{
+		{name: "off by default"},
+		{name: "from the environment", env: "127.0.0.1:6060", want: "127.0.0.1:6060"},
+		{name: "localhost", args: []string{"--debug-listen", "localhost:6060"}, want: "localhost:6060"},
+		{name: "IPv6 loopback", args: []string{"--debug-listen", "[::1]:6060"}, want: "[::1]:6060"},
+		{name: "every interface", args: []string{"--debug-listen", ":6060"}, want: ":6060", errSays: `--debug-listen (CTIBRIDGE_DEBUG_LISTEN): ":6060" is not a loopback address`},
+		{name: "a public address", env: "10.1.2.3:6060", want: "10.1.2.3:6060", errSays: `"10.1.2.3:6060" is not a loopback address`},
+		{name: "no port", args: []string{"--debug-listen", "127.0.0.1"}, want: "127.0.0.1", errSays: `"127.0.0.1" is not host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := settingsFrom(t, "CTIBRIDGE_DEBUG_LISTEN", tt.env, tt.args)
+			if s.DebugListen != tt.want {
+				t.Errorf("DebugListen = %q, want %q", s.DebugListen, tt.want)
+			}
+			checkValidation(t, err, tt.errSays)
+		})
+	}
+}
