@@ -12,6 +12,9 @@ import (
 // Prepare, and kept until Close. Inside a transaction only statements
 // prepared before it began are used prepared: preparing one there would
 // wait for a second connection, and the store has one.
+//
+// Its statements run to their end whatever becomes of the caller's
+// context: see Uncancelled.
 type Prepared struct {
 	db    *sql.DB
 	mu    sync.Mutex
@@ -63,6 +66,7 @@ func (p *Prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // ExecContext runs query outside a transaction.
 func (p *Prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = Uncancelled(ctx)
 	s, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -72,6 +76,7 @@ func (p *Prepared) ExecContext(ctx context.Context, query string, args ...any) (
 
 // QueryRowContext runs a query that returns at most one row.
 func (p *Prepared) QueryRowContext(ctx context.Context, query string, args ...any) (*sql.Row, error) {
+	ctx = Uncancelled(ctx)
 	s, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -81,6 +86,7 @@ func (p *Prepared) QueryRowContext(ctx context.Context, query string, args ...an
 
 // QueryContext runs a query.
 func (p *Prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = Uncancelled(ctx)
 	s, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -102,6 +108,7 @@ type preparedTx struct {
 }
 
 func (t preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = Uncancelled(ctx)
 	if s := t.p.prepared(query); s != nil {
 		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}

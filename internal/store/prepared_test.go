@@ -110,3 +110,28 @@ func TestPreparingOutsideATransactionDoesNotBlockOneThatHoldsTheConnection(t *te
 		t.Fatal(err)
 	}
 }
+
+func TestStatementsRunToTheirEndWhenTheCallerHasGivenUp(t *testing.T) {
+	db, p := openPrepared(t)
+	const insert = `INSERT INTO agents(agent_id, pin_hash, created_at) VALUES (?, 'x', 0)`
+	gaveUp, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	if _, err := p.ExecContext(gaveUp, insert, "1001"); err != nil {
+		t.Fatalf("statement: %v", err)
+	}
+	if err := InTx(gaveUp, db, func(tx *sql.Tx) error {
+		_, err := p.In(tx).ExecContext(gaveUp, insert, "1002")
+		return err
+	}); err != nil {
+		t.Fatalf("transaction: %v", err)
+	}
+	row, err := p.QueryRowContext(gaveUp, `SELECT count(*) FROM agents`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := row.Scan(&n); err != nil || n != 2 {
+		t.Fatalf("agents = %d, %v; want both stored", n, err)
+	}
+}

@@ -81,9 +81,10 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 }
 
 // InTx runs fn in a transaction on db and commits it, or rolls it back
-// when fn fails. fn's error comes back as it is.
+// when fn fails. fn's error comes back as it is. The transaction runs to
+// its end whatever becomes of ctx: see Uncancelled.
 func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.BeginTx(Uncancelled(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -96,6 +97,14 @@ func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	}
 	return nil
 }
+
+// Uncancelled is ctx without its cancellation, for the store's
+// statements. A statement takes milliseconds and cutting one short helps
+// no one, while the SQLite driver starts a goroutine to watch the context
+// of every statement run under one that can be cancelled: under load, a
+// goroutine and a woken thread for every statement. Callers check their
+// context before they begin, not while a statement runs.
+func Uncancelled(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func migrate(ctx context.Context, db *sql.DB) error {
 	return InTx(ctx, db, func(tx *sql.Tx) error { return migrateIn(ctx, tx) })
