@@ -78,14 +78,16 @@ type Flow struct {
 	// can go out before the store is read (see HandleEvent).
 	poppedMu sync.Mutex
 	popped   map[string]struct{}
-	// stored holds the stored form of the calls in progress, written
-	// through on every save, so an event or widget message reads its call
-	// from memory instead of queueing for the store's connection. Only
-	// this process writes the calls table, and every read and write of a
-	// call holds its interaction's lock, so the copy is never stale; a call
-	// not held (after a restart, or evicted) is read from the store.
+	// stored holds the calls in progress as they were last saved, so an
+	// event or widget message takes its call from memory instead of
+	// queueing for the store's connection and decoding it. Only this
+	// process writes the calls table, and every read and write of a call
+	// holds its interaction's lock, so a held call is never stale. load
+	// takes the call out and a successful save puts it back: a call changed
+	// by an event that is then refused, or whose save fails, is read from
+	// the store again, as is one not held (after a restart, or evicted).
 	storedMu sync.Mutex
-	stored   map[string]string
+	stored   map[string]*record
 	// sql runs the statements of every event, prepared once.
 	sql *store.Prepared
 	// commits groups the saves that wait for the store at the same time
@@ -115,7 +117,7 @@ func New(opt Options) *Flow {
 		opt.WriteMode = "server"
 	}
 	f := &Flow{opt: opt, agents: make(map[string]*agentStatus),
-		popped: make(map[string]struct{}), stored: make(map[string]string), sql: store.NewPrepared(opt.DB)}
+		popped: make(map[string]struct{}), stored: make(map[string]*record), sql: store.NewPrepared(opt.DB)}
 	f.engine.Store(opt.Engine)
 	return f
 }
@@ -196,6 +198,7 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 		return &RefusedError{Code: "conflict", Msg: err.Error()}
 	}
 	if t.Duplicate {
+		f.hold(rec) // a duplicate changes nothing
 		f.count(ev.Type, "duplicate")
 		return nil
 	}
@@ -326,22 +329,26 @@ func (f *Flow) popCount(outcome string) {
 	}
 }
 
-// load reads a call; the caller holds the interaction's lock.
+// load reads a call; the caller holds the interaction's lock. A call held
+// in memory is taken out: save, or hold when nothing changed, puts it back.
 func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) {
 	f.storedMu.Lock()
-	data, held := f.stored[interactionID]
+	held := f.stored[interactionID]
+	delete(f.stored, interactionID)
 	f.storedMu.Unlock()
-	if !held {
-		row, err := f.sql.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID)
-		if err == nil {
-			err = row.Scan(&data)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return &record{}, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("load call %s: %w", interactionID, err)
-		}
+	if held != nil {
+		return held, nil
+	}
+	var data string
+	row, err := f.sql.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID)
+	if err == nil {
+		err = row.Scan(&data)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return &record{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load call %s: %w", interactionID, err)
 	}
 	rec := &record{}
 	if err := json.Unmarshal([]byte(data), rec); err != nil {
@@ -369,16 +376,17 @@ func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) e
 	if err := f.commits.save(f, req); err != nil {
 		return err
 	}
-	f.hold(rec, req.data)
+	f.hold(rec)
 	if len(writes) > 0 && f.opt.Outbox != nil {
 		f.opt.Outbox.Notify()
 	}
 	return nil
 }
 
-// hold keeps a saved call's stored form for the next event or message of a
+// hold keeps a call as it is stored for the next event or message of a
 // call in progress, and lets a wrapped call go: little more comes for it.
-func (f *Flow) hold(rec *record, data string) {
+// The caller holds the interaction's lock and leaves rec alone afterwards.
+func (f *Flow) hold(rec *record) {
 	f.storedMu.Lock()
 	defer f.storedMu.Unlock()
 	if rec.Call.State == interaction.Wrapped {
@@ -388,7 +396,7 @@ func (f *Flow) hold(rec *record, data string) {
 	if len(f.stored) >= maxHeldCalls {
 		clear(f.stored)
 	}
-	f.stored[rec.Call.InteractionID] = data
+	f.stored[rec.Call.InteractionID] = rec
 }
 
 // agentStateFor maps the call's state to the agent state ipSCAPE shows.

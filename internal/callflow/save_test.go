@@ -61,3 +61,34 @@ func TestSavesMadeTogetherAreAllStoredAndABadOneCostsNoOther(t *testing.T) {
 		t.Fatalf("the failed save left call IX-77 behind: %+v", rec.Call)
 	}
 }
+
+func TestAFailedSaveLeavesTheCallAsItWasStored(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := New(Options{DB: db})
+	if err := f.save(ctx, &record{Call: interaction.Call{InteractionID: "IX-1", AgentID: "1001", State: interaction.Alerting}}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	rec, err := f.load(ctx, "IX-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Call.State = interaction.Connected
+	refused := activity.Write{Op: activity.OpUpdate, EntitySet: "phonecalls"} // no idempotency key: the outbox refuses it
+	if err := f.save(ctx, rec, []activity.Write{refused}); err == nil {
+		t.Fatal("the save with a refused write succeeded")
+	}
+
+	again, err := f.load(ctx, "IX-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Call.State != interaction.Alerting {
+		t.Fatalf("after the failed save the call is %q, want %q as stored", again.Call.State, interaction.Alerting)
+	}
+}

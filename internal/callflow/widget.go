@@ -252,6 +252,9 @@ func (f *Flow) agentCall(ctx context.Context, agentID, interactionID string) (*r
 		return nil, err
 	}
 	if rec.Call.InteractionID == "" || rec.Call.AgentID != agentID {
+		if rec.Call.InteractionID != "" {
+			f.hold(rec) // another agent's call, unchanged
+		}
 		return nil, &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interactionId: no call %q for this agent", interactionID)}
 	}
 	return rec, nil
@@ -340,7 +343,12 @@ func (f *Flow) wrap(ctx context.Context, agentID string, req *widgetRequest) err
 	if strings.TrimSpace(req.WrapCode) == "" {
 		return &RefusedError{Code: "bad_message", Msg: "wrapCode: choose a wrap code"}
 	}
+	unlock := f.locks.lock(req.InteractionID)
 	rec, err := f.agentCall(ctx, agentID, req.InteractionID)
+	if err == nil {
+		f.hold(rec) // only read here
+	}
+	unlock()
 	if err != nil {
 		return err
 	}
