@@ -221,7 +221,7 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 		// the store with its pop, but one that joined in between built its
 		// hello before the save: send the pop again (a widget that ran it
 		// answers with its earlier popResult, without popping again).
-		f.opt.Notifier.Send(rec.Call.AgentID, f.popMessage(ix, early))
+		f.opt.Notifier.Send(rec.Call.AgentID, f.popMessage(ix, early, received))
 	}
 	if t.Stale {
 		f.count(ev.Type, "stale")
@@ -290,7 +290,7 @@ func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine 
 	for _, p := range d.Problems {
 		f.opt.Log.Warn("screen pop value missing", "interaction", interactionID, "problem", p)
 	}
-	n := f.opt.Notifier.Send(agentID, f.popMessage(interactionID, d))
+	n := f.opt.Notifier.Send(agentID, f.popMessage(interactionID, d, received))
 	if f.opt.Metrics != nil {
 		f.opt.Metrics.PopLatency.Observe(f.opt.Now().Sub(received).Seconds())
 	}
@@ -305,17 +305,30 @@ func (f *Flow) pop(ev *interaction.Event, agentID, interactionID string, engine 
 	return d, n
 }
 
-// popMessage is the pop of decision d for interactionID, stamped now.
-func (f *Flow) popMessage(interactionID string, d *screenpop.Decision) popMessage {
-	return popMessage{Type: "pop", InteractionID: interactionID, Decision: d, SentAt: f.opt.Now().UnixMilli()}
+// popMessage is the pop of decision d for interactionID, stamped now and
+// with when its event was received (zero: not known, as in a hello).
+func (f *Flow) popMessage(interactionID string, d *screenpop.Decision, received time.Time) popMessage {
+	m := popMessage{Type: "pop", InteractionID: interactionID, Decision: d, SentAt: epochMillis(f.opt.Now())}
+	if !received.IsZero() {
+		m.ReceivedAt = epochMillis(received)
+	}
+	return m
 }
 
 type popMessage struct {
 	Type          string              `json:"type"`
 	InteractionID string              `json:"interactionId"`
 	Decision      *screenpop.Decision `json:"decision"`
-	SentAt        int64               `json:"sentAt"`
+	// ReceivedAt and SentAt are milliseconds since the epoch with their
+	// microseconds as the fraction, so that the time between them, and
+	// from them to the widget on the same machine, shows below a
+	// millisecond.
+	ReceivedAt float64 `json:"receivedAt,omitempty"`
+	SentAt     float64 `json:"sentAt"`
 }
+
+// epochMillis is t in milliseconds since the epoch, to the microsecond.
+func epochMillis(t time.Time) float64 { return float64(t.UnixMicro()) / 1000 }
 
 func (f *Flow) count(t interaction.EventType, outcome string) {
 	if f.opt.Metrics != nil {

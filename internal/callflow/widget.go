@@ -135,7 +135,7 @@ func (f *Flow) Hello(ctx context.Context, agentID string) (any, error) {
 		if current.Pop != nil && !current.PopAnswered {
 			// The widget was away when the call was popped (a reconnect,
 			// a restart): it gets the pop now.
-			msg["pop"] = f.popMessage(current.Call.InteractionID, current.Pop)
+			msg["pop"] = f.popMessage(current.Call.InteractionID, current.Pop, time.Time{})
 		}
 	}
 	return msg, nil

@@ -215,8 +215,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 		return strings.Join(parts, " ")
 	})
-	row("  POST sent→server sentAt", lat(func(t *TargetReport) *Summary { return t.PopServerPart }))
-	row("  server sentAt→widget", lat(func(t *TargetReport) *Summary { return t.PopDeliveryPart }))
+	row("  POST sent→event received", lat(func(t *TargetReport) *Summary { return t.PopIntakePart }))
+	row("  received→pop sent", lat(func(t *TargetReport) *Summary { return t.PopServerPart }))
+	row("  pop sent→widget", lat(func(t *TargetReport) *Summary { return t.PopDeliveryPart }))
 	row("webhook POST round trip", lat(func(t *TargetReport) *Summary { return &t.PostLatency }))
 	row("send lag behind schedule", lat(func(t *TargetReport) *Summary { return &t.SendLag }))
 	row("events accepted / scheduled", func(t *TargetReport) string { return fmt.Sprintf("%d / %d", t.EventsAccepted, t.EventsScheduled) })

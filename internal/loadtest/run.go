@@ -211,8 +211,10 @@ type TargetReport struct {
 	SustainedEventsPerSecond float64 `json:"sustainedEventsPerSecond"`
 	// PopLatency: presenting webhook POST sent → pop at the widget.
 	PopLatency Summary `json:"popLatency"`
-	// The pop latency split at the server's sentAt (millisecond wall
-	// clock): POST sent → pop sent, pop sent → widget.
+	// The pop latency split at the server's receivedAt and sentAt stamps
+	// (wall clock, to the microsecond): POST sent → event received, event
+	// received → pop sent, pop sent → widget.
+	PopIntakePart   *Summary `json:"popIntakePart,omitempty"`
 	PopServerPart   *Summary `json:"popServerPart,omitempty"`
 	PopDeliveryPart *Summary `json:"popDeliveryPart,omitempty"`
 	// PopP99ByWindow is the pop latency p99 of the events sent in each
@@ -719,8 +721,8 @@ func (r *runner) drive(ctx context.Context, s *session, crm *CRM, h *hooks) (*Ta
 		}
 	}
 	if !s.relay {
-		sp, dp := track.serverPart.Summary(), track.deliveryPart.Summary()
-		tr.PopServerPart, tr.PopDeliveryPart = &sp, &dp
+		ip, sp, dp := track.intakePart.Summary(), track.serverPart.Summary(), track.deliveryPart.Summary()
+		tr.PopIntakePart, tr.PopServerPart, tr.PopDeliveryPart = &ip, &sp, &dp
 	}
 	tr.PostLatency = track.postLatency.Summary()
 	tr.SendLag = track.sendLag.Summary()

@@ -19,9 +19,10 @@ type tracker struct {
 	// event was sent in, to show whether latency drifts as the run goes on.
 	popWindows []Latencies
 	sendOrigin atomic.Int64 // ns since start when sending began
-	// serverPart and deliveryPart split the pop latency at the server's
-	// sentAt stamp (wall clock, milliseconds): POST sent → pop sent by the
-	// server, and pop sent → pop at the widget.
+	// The pop latency split at the server's stamps (wall clock, to the
+	// microsecond): POST sent → event received by the server, received →
+	// pop sent, and pop sent → pop at the widget.
+	intakePart   Latencies
 	serverPart   Latencies
 	deliveryPart Latencies
 	postLatency  Latencies // webhook POST sent → response
@@ -45,7 +46,7 @@ type tracker struct {
 
 type callTrack struct {
 	sentNanos   atomic.Int64 // presenting POST first sent, ns since start + 1; 0 = not yet
-	sentWallMs  atomic.Int64
+	sentWallUs  atomic.Int64 // presenting POST first sent, µs since the epoch
 	popped      atomic.Bool
 	wrapPending atomic.Bool // a wrap is scheduled or sent, not yet seen done
 	resumed     atomic.Bool // a hello showed the call
@@ -72,13 +73,18 @@ func (t *tracker) since() time.Duration { return time.Since(t.start) }
 func (t *tracker) presenting(call int) {
 	c := &t.calls[call]
 	if c.sentNanos.CompareAndSwap(0, int64(t.since())+1) {
-		c.sentWallMs.Store(time.Now().UnixMilli())
+		c.sentWallUs.Store(time.Now().UnixMicro())
 	}
 }
 
+// serverStamps are a pop's receivedAt and sentAt: ms since the epoch,
+// microseconds as the fraction; zero when the pop has none.
+type serverStamps struct{ receivedAt, sentAt float64 }
+
 // popped records a pop's arrival and reports whether it is the call's first.
-func (t *tracker) popped(call int, serverSentAtMs int64) bool {
+func (t *tracker) popped(call int, stamps serverStamps) bool {
 	now := t.since()
+	nowWallUs := time.Now().UnixMicro()
 	c := &t.calls[call]
 	if !c.popped.CompareAndSwap(false, true) {
 		t.repops.Add(1)
@@ -91,9 +97,11 @@ func (t *tracker) popped(call int, serverSentAtMs int64) bool {
 		if w := int((time.Duration(sent-1) - time.Duration(t.sendOrigin.Load())) / latencyWindow); w >= 0 && w < len(t.popWindows) {
 			t.popWindows[w].Add(lat)
 		}
-		if wall := c.sentWallMs.Load(); serverSentAtMs > 0 && wall > 0 {
-			t.serverPart.Add(time.Duration(serverSentAtMs-wall) * time.Millisecond)
-			t.deliveryPart.Add(time.Duration(time.Now().UnixMilli()-serverSentAtMs) * time.Millisecond)
+		if sentUs := c.sentWallUs.Load(); stamps.receivedAt > 0 && stamps.sentAt > 0 && sentUs > 0 {
+			received, sent := int64(stamps.receivedAt*1000), int64(stamps.sentAt*1000)
+			t.intakePart.Add(time.Duration(received-sentUs) * time.Microsecond)
+			t.serverPart.Add(time.Duration(sent-received) * time.Microsecond)
+			t.deliveryPart.Add(time.Duration(nowWallUs-sent) * time.Microsecond)
 		}
 	}
 	return true

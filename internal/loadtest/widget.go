@@ -186,12 +186,14 @@ func (w *widget) send(ctx context.Context, msg any) {
 type serverMessage struct {
 	Type          string    `json:"type"`
 	InteractionID string    `json:"interactionId"`
-	SentAt        int64     `json:"sentAt"`
+	ReceivedAt    float64   `json:"receivedAt"`
+	SentAt        float64   `json:"sentAt"`
 	Call          *callView `json:"call"`
 	// Pop is a hello's pop for a call the widget was away for.
 	Pop *struct {
-		InteractionID string `json:"interactionId"`
-		SentAt        int64  `json:"sentAt"`
+		InteractionID string  `json:"interactionId"`
+		ReceivedAt    float64 `json:"receivedAt"`
+		SentAt        float64 `json:"sentAt"`
 	} `json:"pop"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -234,7 +236,7 @@ func (w *widget) handle(ctx context.Context, data []byte) {
 			// widget ran it already and its answer was lost as the server
 			// went down, send that answer again (as web/widget does).
 			if call, ok := w.callOf(m.Pop.InteractionID); ok {
-				w.pool.track.popped(call, m.Pop.SentAt)
+				w.pool.track.popped(call, serverStamps{m.Pop.ReceivedAt, m.Pop.SentAt})
 				w.popResult(ctx, call)
 			}
 		}
@@ -248,7 +250,7 @@ func (w *widget) handle(ctx context.Context, data []byte) {
 		}
 		// A repeated pop (a restarted server pops again) gets the answer
 		// again, as web/widget sends it: the server may never have read it.
-		w.pool.track.popped(call, m.SentAt)
+		w.pool.track.popped(call, serverStamps{m.ReceivedAt, m.SentAt})
 		w.popResult(ctx, call)
 	case "call":
 		if m.Call == nil {
@@ -287,7 +289,7 @@ func (w *widget) handleRelayed(ctx context.Context, m *serverMessage) {
 	}
 	switch m.Type {
 	case string(Alerting.eventType()):
-		if w.pool.track.popped(call, 0) {
+		if w.pool.track.popped(call, serverStamps{}) {
 			w.popResult(ctx, call)
 		}
 	case string(Hangup.eventType()):
