@@ -2,6 +2,7 @@ package callflow
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,14 +13,20 @@ import (
 	"github.com/ctibridge/ctibridge/internal/store"
 )
 
-func TestSavesMadeTogetherAreAllStoredAndABadOneCostsNoOther(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, "")
+// storedFlow is a Flow over an in-memory store.
+func storedFlow(t *testing.T) (*Flow, *sql.DB) {
+	t.Helper()
+	db, err := store.Open(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	f := New(Options{DB: db})
+	t.Cleanup(func() { db.Close() })
+	return New(Options{DB: db}), db
+}
+
+func TestSavesMadeTogetherAreAllStoredAndABadOneCostsNoOther(t *testing.T) {
+	ctx := context.Background()
+	f, db := storedFlow(t)
 
 	const calls = 200
 	errs := make([]error, calls)
@@ -64,12 +71,7 @@ func TestSavesMadeTogetherAreAllStoredAndABadOneCostsNoOther(t *testing.T) {
 
 func TestAFailedSaveLeavesTheCallAsItWasStored(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	f := New(Options{DB: db})
+	f, _ := storedFlow(t)
 	if err := f.save(ctx, &record{Call: interaction.Call{InteractionID: "IX-1", AgentID: "1001", State: interaction.Alerting}}, nil); err != nil {
 		t.Fatal(err)
 	}
