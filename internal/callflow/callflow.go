@@ -230,7 +230,7 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 	}
 	if t.Moved() {
 		f.setAgentState(rec.Call.AgentID, agentStateFor(rec.Call.State), "")
-		f.opt.Notifier.Send(rec.Call.AgentID, callMessage(rec))
+		f.opt.Notifier.Send(rec.Call.AgentID, callMessage(viewOf(rec)))
 		if rec.Call.State == interaction.Wrapped {
 			f.opt.Notifier.Send(rec.Call.AgentID, map[string]string{
 				"type": "callEnded", "interactionId": rec.Call.InteractionID, "activityId": rec.Call.PhoneCallID,

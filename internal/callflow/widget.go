@@ -83,8 +83,8 @@ func customerNumber(in *interaction.Interaction) string {
 	return in.Activity.DestinationPhoneNumber
 }
 
-func callMessage(rec *record) map[string]any {
-	return map[string]any{"type": "call", "call": viewOf(rec)}
+func callMessage(v *CallView) map[string]any {
+	return map[string]any{"type": "call", "call": v}
 }
 
 // EntityView is a config entity as the widget needs it.
@@ -226,22 +226,27 @@ func (f *Flow) HandleWidgetMessage(ctx context.Context, agentID string, msg agen
 	}
 }
 
-// withCall runs fn on the agent's call under the interaction's lock and
-// saves what fn changed with the writes it returns.
-func (f *Flow) withCall(ctx context.Context, agentID, interactionID string, fn func(rec *record) ([]activity.Write, error)) error {
+// withCall runs fn on the agent's call under the interaction's lock,
+// saves what fn changed with the writes it returns, and returns the call
+// as saved. The call itself is not for the caller: once the lock is let
+// go, the next event of the call may change it.
+func (f *Flow) withCall(ctx context.Context, agentID, interactionID string, fn func(rec *record) ([]activity.Write, error)) (*CallView, error) {
 	if interactionID == "" {
-		return &RefusedError{Code: "bad_message", Msg: "interactionId: is required"}
+		return nil, &RefusedError{Code: "bad_message", Msg: "interactionId: is required"}
 	}
 	defer f.locks.lock(interactionID)()
 	rec, err := f.agentCall(ctx, agentID, interactionID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	writes, err := fn(rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return f.save(ctx, rec, writes)
+	if err := f.save(ctx, rec, writes); err != nil {
+		return nil, err
+	}
+	return viewOf(rec), nil
 }
 
 // agentCall loads agentID's call interactionID. An unknown call and another
@@ -268,7 +273,7 @@ func (f *Flow) popResult(ctx context.Context, agentID string, req *widgetRequest
 		}
 	}
 	cfg := f.engine.Load().Config()
-	return f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
+	_, err := f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
 		rec.PopAnswered, rec.Pop = true, nil
 		rec.Matches = keepListed(cfg, req.Matches, 50)
 		// A single match is the activity's relation unless the agent chose.
@@ -290,6 +295,7 @@ func (f *Flow) popResult(ctx context.Context, agentID string, req *widgetRequest
 		rec.Selection = sel
 		return activity.PlanRelate(cfg, &rec.Call, sel).Writes, nil
 	})
+	return err
 }
 
 // wrapLabel is the picker's label for a wrap code, its description.
@@ -323,18 +329,16 @@ func keepListed(cfg *config.Config, matches []Match, max int) []Match {
 
 func (f *Flow) relate(ctx context.Context, agentID string, req *widgetRequest) error {
 	cfg := f.engine.Load().Config()
-	var plannedCall *record
-	err := f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
+	saved, err := f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
 		sel := activity.Selection{Person: req.Person, Organisation: req.Organisation, User: req.User, Revision: rec.Selection.Revision + 1}
 		if err := activity.CheckSelection(cfg, sel); err != nil {
 			return nil, &RefusedError{Code: "bad_selection", Msg: err.Error()}
 		}
 		rec.Selection = sel
-		plannedCall = rec
 		return activity.PlanRelate(cfg, &rec.Call, sel).Writes, nil
 	})
-	if err == nil && plannedCall != nil {
-		f.opt.Notifier.Send(agentID, callMessage(plannedCall))
+	if err == nil {
+		f.opt.Notifier.Send(agentID, callMessage(saved))
 	}
 	return err
 }
@@ -343,10 +347,13 @@ func (f *Flow) wrap(ctx context.Context, agentID string, req *widgetRequest) err
 	if strings.TrimSpace(req.WrapCode) == "" {
 		return &RefusedError{Code: "bad_message", Msg: "wrapCode: choose a wrap code"}
 	}
+	// The call is only read here, under its lock, and held again as it is.
 	unlock := f.locks.lock(req.InteractionID)
 	rec, err := f.agentCall(ctx, agentID, req.InteractionID)
+	var callType interaction.CallType
 	if err == nil {
-		f.hold(rec) // only read here
+		callType = rec.Call.CallType
+		f.hold(rec)
 	}
 	unlock()
 	if err != nil {
@@ -366,7 +373,7 @@ func (f *Flow) wrap(ctx context.Context, agentID string, req *widgetRequest) err
 		AgentID: agentID,
 		Interaction: interaction.Interaction{
 			AgentInteractionID: req.InteractionID,
-			CallType:           rec.Call.CallType,
+			CallType:           callType,
 			Activity:           interaction.Activity{WrapCode: req.WrapCode, WrapDescription: f.wrapLabel(req.WrapCode), Notes: req.Notes},
 		},
 	}
