@@ -98,13 +98,14 @@ func (f *Flow) commit(batch []*saveRequest) {
 	if len(live) == 0 {
 		return
 	}
-	if err := f.sql.Prepare(context.WithoutCancel(live[0].ctx), saveCallQuery, outbox.EnqueueQuery); err != nil {
+	// The store runs statements to their end whatever becomes of the
+	// requests' contexts (store.Uncancelled): one ending while the others'
+	// saves run does not cut the transaction short.
+	ctx := live[0].ctx
+	if err := f.sql.Prepare(ctx, saveCallQuery, outbox.EnqueueQuery); err != nil {
 		f.opt.Log.Warn("prepare the store's statements", "err", err) // they run unprepared
 	}
 	if len(live) > 1 {
-		// The requests' contexts may end while others' saves run: the
-		// transaction runs to its end.
-		ctx := context.WithoutCancel(live[0].ctx)
 		if err := store.InTx(ctx, f.opt.DB, func(tx *sql.Tx) error {
 			for _, r := range live {
 				if err := f.storeCall(ctx, tx, r); err != nil {

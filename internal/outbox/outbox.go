@@ -496,21 +496,22 @@ func (o *Outbox) record(ctx context.Context, results []attempted) {
 				[]any{attempts, err.Error(), now.UnixMilli(), e.Seq}}
 		}
 	}
-	dbctx := context.WithoutCancel(ctx)
+	// The store runs these to their end even when ctx has ended
+	// (store.Uncancelled): the attempts did run.
 	var err error
 	if len(updates) == 1 {
-		_, err = o.sql.ExecContext(dbctx, updates[0].query, updates[0].args...)
+		_, err = o.sql.ExecContext(ctx, updates[0].query, updates[0].args...)
 	} else {
 		queries := make([]string, len(updates))
 		for i, u := range updates {
 			queries[i] = u.query
 		}
-		if perr := o.sql.Prepare(dbctx, queries...); perr != nil {
+		if perr := o.sql.Prepare(ctx, queries...); perr != nil {
 			o.opt.Log.Warn("prepare the outbox's statements", "err", perr) // they run unprepared
 		}
-		err = store.InTx(dbctx, o.db, func(tx *sql.Tx) error {
+		err = store.InTx(ctx, o.db, func(tx *sql.Tx) error {
 			for i, u := range updates {
-				if _, err := o.sql.In(tx).ExecContext(dbctx, u.query, u.args...); err != nil {
+				if _, err := o.sql.In(tx).ExecContext(ctx, u.query, u.args...); err != nil {
 					return fmt.Errorf("seq %d: %w", results[i].e.Seq, err)
 				}
 			}

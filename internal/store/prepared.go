@@ -50,7 +50,7 @@ func (p *Prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	// Prepared without holding p.mu: preparing waits for the connection,
 	// which a transaction that wants p.mu may hold.
-	s, err := p.db.PrepareContext(ctx, query)
+	s, err := p.db.PrepareContext(Uncancelled(ctx), query)
 	if err != nil {
 		return nil, err
 	}

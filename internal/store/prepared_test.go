@@ -117,6 +117,9 @@ func TestStatementsRunToTheirEndWhenTheCallerHasGivenUp(t *testing.T) {
 	gaveUp, cancel := context.WithCancel(context.Background())
 	cancel()
 
+	if err := p.Prepare(gaveUp, insert); err != nil || p.prepared(insert) == nil {
+		t.Fatalf("prepare: %v", err)
+	}
 	if _, err := p.ExecContext(gaveUp, insert, "1001"); err != nil {
 		t.Fatalf("statement: %v", err)
 	}
