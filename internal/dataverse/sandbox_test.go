@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/sandbox"
 	"github.com/ctibridge/ctibridge/internal/sandbox/sandboxtest"
+	"github.com/ctibridge/ctibridge/internal/testclock"
 )
 
 const (
@@ -25,36 +25,18 @@ const (
 	otherClient   = "app-2"
 )
 
-// sandboxClock is the sandbox's clock, movable by tests (token expiry).
-type sandboxClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *sandboxClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *sandboxClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type sandboxEnv struct {
 	c      *Client
 	sb     *sandbox.Sandbox
 	sleeps *sleepRecorder
-	clock  *sandboxClock
+	clock  *testclock.Clock
 }
 
 // newSandboxEnv starts a sandbox demanding tokens, with the reference
 // config's alternate key, and a client logged in as app-1.
 func newSandboxEnv(t *testing.T, configure func(*sandbox.Options, *Config)) sandboxEnv {
 	t.Helper()
-	clock := &sandboxClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	opts := sandbox.Options{
 		AlternateKey: "new_agentinteractionid",
 		ExtraColumns: []string{"new_wrapcode"},
@@ -430,7 +412,7 @@ func TestSandboxTokenRefresh(t *testing.T) {
 	if _, err := env.c.RetrieveMultiple(ctx, "contacts", "?$top=1"); err != nil {
 		t.Fatal(err)
 	}
-	env.clock.advance(2 * time.Hour)
+	env.clock.Advance(2 * time.Hour)
 	if _, err := env.c.RetrieveMultiple(ctx, "contacts", "?$top=1"); err != nil {
 		t.Fatalf("after the token expired on the server: %v", err)
 	}

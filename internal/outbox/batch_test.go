@@ -15,6 +15,7 @@ import (
 	"github.com/ctibridge/ctibridge/internal/dataverse"
 	"github.com/ctibridge/ctibridge/internal/sandbox"
 	"github.com/ctibridge/ctibridge/internal/sandbox/sandboxtest"
+	"github.com/ctibridge/ctibridge/internal/testclock"
 )
 
 // crm is a sandbox CRM with the reference alternate key, the Dataverse
@@ -240,24 +241,6 @@ func TestAPermanentlyRefusedWriteFailsAloneInItsBatch(t *testing.T) {
 	}
 }
 
-// clock is a settable clock for the outbox.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -277,7 +260,7 @@ func TestAThrottledBatchRetriesEveryWriteAfterRetryAfter(t *testing.T) {
 	for _, ix := range ixs {
 		enqueue(t, c.db, ix, upsertCall(ix))
 	}
-	clk := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	var mu sync.Mutex
 	outcomes := map[string]int{}
 	opt := quietOptions()
@@ -304,7 +287,7 @@ func TestAThrottledBatchRetriesEveryWriteAfterRetryAfter(t *testing.T) {
 		t.Fatalf("requests %v before Retry-After, want the throttled $batch only", sent)
 	}
 
-	clk.advance(31 * time.Second)
+	clk.Advance(31 * time.Second)
 	waitFor(t, "the writes to be done", func() bool { n, _ := o.Depth(context.Background()); return n == 0 })
 	sent, batched := c.requests()
 	if sent["POST $batch"] != 2 || batched["PATCH phonecalls"] != 3 || sent["PATCH phonecalls"] != 0 {

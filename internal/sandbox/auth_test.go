@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/ctibridge/ctibridge/internal/sandbox"
+	"github.com/ctibridge/ctibridge/internal/testclock"
 )
 
 const (
@@ -22,25 +22,7 @@ const (
 	tenant       = "contoso.onmicrosoft.com"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func authOptions(clock *fakeClock) sandbox.Options {
+func authOptions(clock *testclock.Clock) sandbox.Options {
 	o := testOptions()
 	o.RequireAuth = true
 	o.Clients = map[string]string{clientID: clientSecret}
@@ -67,7 +49,7 @@ func tokenRequest(t *testing.T, srvURL string, form url.Values, basic bool) resp
 }
 
 func TestTokenEndpoint(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	_, srv := newServer(t, authOptions(clock))
 	scope := srv.URL + "/.default"
 	form := func(kv ...string) url.Values {
@@ -119,7 +101,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestBearerTokenOnAPI(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	_, srv := newServer(t, authOptions(clock))
 	token := tokenRequest(t, srv.URL, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}, "scope": {srv.URL + "/.default"}}, false).json(t)["access_token"].(string)
 	otherAudience := tokenRequest(t, srv.URL, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}, "scope": {"https://org.crm.dynamics.com/.default"}}, false).json(t)["access_token"].(string)
@@ -166,7 +148,7 @@ func TestBearerTokenOnAPI(t *testing.T) {
 }
 
 func TestOAuth2ClientCredentialsFlow(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	_, srv := newServer(t, authOptions(clock))
 	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleAutoDetect, oauth2.AuthStyleInParams, oauth2.AuthStyleInHeader} {
 		cfg := clientcredentials.Config{

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ctibridge/ctibridge/internal/testclock"
 )
 
 // FuzzWebhookBody sends arbitrary, correctly signed bodies through the
@@ -26,7 +28,7 @@ func FuzzWebhookBody(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	w, err := NewWebhook(WebhookOptions{Secret: testSecret, Now: newFakeClock(testNow).Now})
+	w, err := NewWebhook(WebhookOptions{Secret: testSecret, Now: testclock.New(testNow).Now})
 	if err != nil {
 		f.Fatal(err)
 	}

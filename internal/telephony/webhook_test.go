@@ -13,11 +13,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/testclock"
 )
 
 var (
@@ -25,18 +25,6 @@ var (
 	testSecret    = []byte("whsec-current-9c1f5b2e7a4d48e0b3f6a1c2d7e8f90a")
 	testOldSecret = []byte("whsec-previous-4e2a9d7c1b0f43a8a6e5d3c2b1a09f8e")
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct{ unixNano atomic.Int64 }
-
-func newFakeClock(t time.Time) *fakeClock {
-	c := &fakeClock{}
-	c.unixNano.Store(t.UnixNano())
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.unixNano.Load()).UTC() }
-func (c *fakeClock) Advance(d time.Duration) { c.unixNano.Add(int64(d)) }
 
 // recordingSink records what it is given; refuse, when set, may refuse the
 // n-th event (0-based, counting refused ones).
@@ -123,7 +111,7 @@ func waitRunning(w *Webhook) {
 	}
 }
 
-func testOptions(clock *fakeClock) WebhookOptions {
+func testOptions(clock *testclock.Clock) WebhookOptions {
 	return WebhookOptions{Secret: testSecret, PreviousSecrets: [][]byte{testOldSecret}, Now: clock.Now}
 }
 
@@ -350,7 +338,7 @@ func TestWebhookAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := &recordingSink{}
-			w := startWebhook(t, testOptions(newFakeClock(testNow)), sink)
+			w := startWebhook(t, testOptions(testclock.New(testNow)), sink)
 			if tt.before != nil {
 				if r := serve(t, w, tt.before()); r.Status != http.StatusAccepted {
 					t.Fatalf("first request: status %d (%s), want 202", r.Status, r.code())
@@ -418,7 +406,7 @@ func TestWebhookMalformedEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := &stateSink{}
-			w := startWebhook(t, testOptions(newFakeClock(testNow)), sink)
+			w := startWebhook(t, testOptions(testclock.New(testNow)), sink)
 			r := serve(t, w, signedRequest(testSecret, testNow, tt.body))
 			if r.Status != http.StatusBadRequest || r.code() != tt.wantCode || r.path() != tt.wantPath {
 				t.Errorf("status %d code %q path %q, want 400 %q %q", r.Status, r.code(), r.path(), tt.wantCode, tt.wantPath)
@@ -450,7 +438,7 @@ func TestWebhookBodyTooLarge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := &recordingSink{}
-			opts := testOptions(newFakeClock(testNow))
+			opts := testOptions(testclock.New(testNow))
 			opts.MaxBody = 1024
 			w := startWebhook(t, opts, sink)
 			req := signedRequest(testSecret, testNow, big)
@@ -506,7 +494,7 @@ func TestWebhookBatchDelivery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := &recordingSink{refuse: tt.refuse}
-			w := startWebhook(t, testOptions(newFakeClock(testNow)), sink)
+			w := startWebhook(t, testOptions(testclock.New(testNow)), sink)
 			r := serve(t, w, signedRequest(testSecret, testNow, batch))
 			if r.Status != tt.wantStatus || r.code() != tt.wantCode || r.path() != tt.wantPath {
 				t.Errorf("status %d code %q path %q, want %d %q %q (%+v)", r.Status, r.code(), r.path(), tt.wantStatus, tt.wantCode, tt.wantPath, r.Error)
@@ -533,7 +521,7 @@ func refuseNth(nth int, err error) func(int, *interaction.Event) error {
 func TestWebhookRetryAfterTemporaryFailure(t *testing.T) {
 	// The same signed request may be resent after a 503: it is not a replay.
 	sink := &recordingSink{refuse: refuseNth(0, ErrUnavailable)}
-	w := startWebhook(t, testOptions(newFakeClock(testNow)), sink)
+	w := startWebhook(t, testOptions(testclock.New(testNow)), sink)
 	body := eventJSON("evt-1")
 	first := serve(t, w, signedRequest(testSecret, testNow, body))
 	if first.Status != http.StatusServiceUnavailable || first.Header.Get("Retry-After") == "" {
@@ -569,7 +557,7 @@ func TestWebhookAgentStateEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := startWebhook(t, testOptions(newFakeClock(testNow)), tt.sink)
+			w := startWebhook(t, testOptions(testclock.New(testNow)), tt.sink)
 			r := serve(t, w, signedRequest(testSecret, testNow, body))
 			if r.Status != http.StatusAccepted || *r.Accepted != 2 {
 				t.Fatalf("status %d accepted %v (%+v), want 202 and 2", r.Status, r.Accepted, r.Error)
@@ -590,7 +578,7 @@ func TestWebhookAgentStateEvents(t *testing.T) {
 }
 
 func TestWebhookMethodNotAllowed(t *testing.T) {
-	w := startWebhook(t, testOptions(newFakeClock(testNow)), &recordingSink{})
+	w := startWebhook(t, testOptions(testclock.New(testNow)), &recordingSink{})
 	r := serve(t, w, httptest.NewRequest(http.MethodGet, "/api/v1/events", nil))
 	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != http.MethodPost {
 		t.Errorf("status %d Allow %q, want 405 and POST", r.Status, r.Header.Get("Allow"))
@@ -598,7 +586,7 @@ func TestWebhookMethodNotAllowed(t *testing.T) {
 }
 
 func TestWebhookNotRunning(t *testing.T) {
-	clock := newFakeClock(testNow)
+	clock := testclock.New(testNow)
 	w, err := NewWebhook(testOptions(clock))
 	if err != nil {
 		t.Fatal(err)
@@ -640,7 +628,7 @@ func (s *blockingSink) HandleEvent(ctx context.Context, ev *interaction.Event) e
 }
 
 func TestWebhookRunWaitsForDeliveries(t *testing.T) {
-	w, err := NewWebhook(testOptions(newFakeClock(testNow)))
+	w, err := NewWebhook(testOptions(testclock.New(testNow)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -729,7 +717,7 @@ func TestReplayMemory(t *testing.T) {
 }
 
 func TestWebhookReplayMemoryFull(t *testing.T) {
-	clock := newFakeClock(testNow)
+	clock := testclock.New(testNow)
 	opts := testOptions(clock)
 	opts.ReplayCapacity = 2
 	w := startWebhook(t, opts, &recordingSink{})
@@ -787,7 +775,7 @@ func TestWebhookTypicalEventFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recordingSink{}
-	w := startWebhook(t, testOptions(newFakeClock(testNow)), sink)
+	w := startWebhook(t, testOptions(testclock.New(testNow)), sink)
 	if r := serve(t, w, signedRequest(testSecret, testNow, string(body))); r.Status != http.StatusAccepted {
 		t.Fatalf("status %d (%+v), want 202", r.Status, r.Error)
 	}
