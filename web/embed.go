@@ -9,6 +9,7 @@
 //	/widget                                  RenderWidget (the page is a template)
 //	/widget/{widget.js,core.mjs,...}         WidgetFiles
 //	/demo/ (index.html, demo.js, ...)        DemoFiles
+//	/vendor/jssip/jssip.min.mjs              VendorFiles (vendor/README.md)
 //	/webresources/Widget/msdyn_ciLibrary.js  CIFLibrary (demo only)
 //
 // The pages refer to those paths, so they are fixed.
@@ -46,6 +47,13 @@ var demoStatic embed.FS
 
 //go:embed widget/index.html
 var widgetPage string
+
+//go:embed vendor/jssip/jssip.min.mjs vendor/jssip/LICENSES.txt vendor/jssip/VERSION
+var vendorStatic embed.FS
+
+// VendorFiles are the vendored browser libraries (vendor/README.md), served
+// at /vendor/NAME: jssip/jssip.min.mjs, the softphone's SIP stack.
+var VendorFiles fs.FS = mustSub(vendorStatic, "vendor")
 
 // CIFLibrary is the CIF library stand-in (cif/msdyn_ciLibrary.js). The demo
 // serves it at /webresources/Widget/msdyn_ciLibrary.js as text/javascript.

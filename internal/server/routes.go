@@ -15,6 +15,7 @@ func (srv *Server) routes() {
 	m := srv.mux
 	m.HandleFunc("GET /widget", srv.serveWidget)
 	m.Handle("GET /widget/", http.StripPrefix("/widget/", http.FileServerFS(web.WidgetFiles)))
+	m.Handle("GET /vendor/", http.StripPrefix("/vendor/", http.FileServerFS(web.VendorFiles)))
 	m.HandleFunc("POST /api/v1/sessions", srv.sessions.ServeLogin)
 	m.HandleFunc("GET /api/v1/ws", srv.sessions.ServeWS)
 	if srv.Webhook != nil {
