@@ -1,6 +1,7 @@
 // Package config loads and validates the ipSCAPE-format JSON config: the
-// scripts the widget page loads, config.options, the screen-pop rules and
-// the entities activities relate to.
+// scripts the widget page loads, config.options, the screen-pop rules, the
+// entities activities relate to, and (a ctibridge extension) the telephony
+// source.
 //
 // The format is ipSCAPE's Microsoft Dynamics CTI adapter config, and every
 // example of its documentation loads unchanged. Its blocks may come in one
@@ -36,6 +37,7 @@ func Load(path string) (*Config, error) {
 func Parse(data []byte) (*Config, error) {
 	root, trailing, syntax := readJSON(data)
 	r := &reader{checker: checker{warnings: trailing}, cfg: &Config{Entities: map[string]*Entity{}}}
+	r.cfg.Telephony.SIP.Headers = SIPHeaders{InteractionID: DefaultInteractionIDHeader, Queue: DefaultQueueHeader, Campaign: DefaultCampaignHeader}
 	if syntax != nil {
 		line, column := lineColumn(data, syntax.offset)
 		r.errorf(syntax.path, syntax.fix, "invalid JSON at line %d, column %d: %s", line, column, syntax.message)
@@ -77,7 +79,7 @@ func (r *reader) result() *Error {
 	return &Error{Problems: r.errors, Warnings: r.warnings}
 }
 
-var topLevelKeys = []string{"scripts", "config", "screenPop", "entities"}
+var topLevelKeys = []string{"scripts", "config", "screenPop", "entities", "telephony"}
 
 func (r *reader) document(root *node) {
 	obj, ok := r.object(root, rootPath, `{"scripts": [...], "config": {...}, "screenPop": {...}, "entities": {...}}`)
@@ -103,10 +105,13 @@ func (r *reader) document(root *node) {
 			r.screenPop(m.value, path)
 		case "entities":
 			r.entityBlocks = append(r.entityBlocks, entityBlock{path: path, node: m.value})
+		case "telephony":
+			r.telephony(m.value, path)
 		}
 	}
 	r.mergeEntities()
 	r.checkRuleEntities()
+	r.checkTelephony()
 
 	if !seen["scripts"] {
 		r.warnf("scripts", `add "scripts": [{"src": "https://ORG.crm.dynamics.com/webresources/Widget/msdyn_ciLibrary.js", "dataset": {"crmurl": "https://ORG.crm.dynamics.com", "cifid": "CIFMainLibrary"}}]`,

@@ -179,6 +179,8 @@ var homes = map[string]string{
 	"agentInteractionId":           "config.options.fields.agentInteractionId",
 	"default":                      "screenPop.default",
 	"rules":                        "screenPop.rules",
+	"telephony":                    "telephony",
+	"sip":                          "telephony.sip",
 }
 
 func unknownKeyFix(key, path string, known []string) string {

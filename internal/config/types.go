@@ -17,6 +17,9 @@ type Config struct {
 	// name. EntityOrder keeps the order of the config file.
 	Entities    map[string]*Entity
 	EntityOrder []string
+	// Telephony is the telephony block (a ctibridge extension): where call
+	// events come from.
+	Telephony Telephony
 	// Warnings are problems that did not stop the load, each with its JSON path.
 	Warnings []Problem
 }
