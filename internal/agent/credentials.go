@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -119,4 +120,99 @@ func verifyPIN(stored, pin string) bool {
 	}
 	got, err := pbkdf2.Key(sha256.New, pin, salt, iterations, len(want))
 	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// SIPAccount is an agent's account on the contact centre's SIP server, which
+// the widget's softphone registers with. It is handed to the agent's widget
+// only over the authenticated socket, and never logged.
+type SIPAccount struct {
+	// User is the SIP user (sip:USER@domain); empty means no account.
+	User string `json:"user"`
+	// AuthUser is the digest authentication user when it differs from User.
+	AuthUser    string `json:"authUser"`
+	Password    string `json:"password"`
+	DisplayName string `json:"displayName"`
+}
+
+// String hides the password, so an account printed by mistake leaks nothing.
+func (a SIPAccount) String() string {
+	return fmt.Sprintf("SIPAccount{User: %q, AuthUser: %q, Password: [%d bytes], DisplayName: %q}", a.User, a.AuthUser, len(a.Password), a.DisplayName)
+}
+
+// LogValue keeps the password out of structured logs.
+func (a SIPAccount) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user", a.User), slog.String("authUser", a.AuthUser))
+}
+
+// ErrUnknownAgent is returned when an agent's SIP account is set before the
+// agent has a login.
+var ErrUnknownAgent = errors.New("unknown agent id: create the agent's login first (ctibridge agent set ID PIN)")
+
+// SetSIP stores the agent's SIP account next to its login; an account with
+// an empty User removes it.
+func (c *Credentials) SetSIP(ctx context.Context, agentID string, acc SIPAccount) error {
+	if err := ValidateAgentID(agentID); err != nil {
+		return err
+	}
+	if acc.User != "" {
+		if err := validateSIPUser(acc.User, "user"); err != nil {
+			return err
+		}
+		if acc.AuthUser != "" {
+			if err := validateSIPUser(acc.AuthUser, "auth user"); err != nil {
+				return err
+			}
+		}
+		if acc.Password == "" {
+			return errors.New("sip password: is required; give it on standard input")
+		}
+		if len(acc.Password) > 256 || strings.ContainsAny(acc.Password, "\r\n\x00") {
+			return errors.New("sip password: must be at most 256 characters on one line")
+		}
+		if len(acc.DisplayName) > 128 || strings.ContainsAny(acc.DisplayName, "\r\n\x00\"") {
+			return errors.New("sip display name: must be at most 128 characters on one line, without double quotes")
+		}
+	} else {
+		acc = SIPAccount{}
+	}
+	res, err := c.db.ExecContext(ctx, `UPDATE agents SET sip_user = ?, sip_auth_user = ?, sip_password = ?, sip_display_name = ? WHERE agent_id = ?`,
+		acc.User, acc.AuthUser, acc.Password, acc.DisplayName, agentID)
+	if err != nil {
+		return fmt.Errorf("save the SIP account of agent %q: %w", agentID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrUnknownAgent
+	}
+	return nil
+}
+
+// SIP returns the agent's SIP account; User is empty when it has none.
+func (c *Credentials) SIP(ctx context.Context, agentID string) (SIPAccount, error) {
+	var acc SIPAccount
+	err := c.db.QueryRowContext(ctx, `SELECT sip_user, sip_auth_user, sip_password, sip_display_name FROM agents WHERE agent_id = ?`, agentID).
+		Scan(&acc.User, &acc.AuthUser, &acc.Password, &acc.DisplayName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SIPAccount{}, nil
+	}
+	if err != nil {
+		return SIPAccount{}, fmt.Errorf("look up the SIP account of agent %q: %w", agentID, err)
+	}
+	return acc, nil
+}
+
+// validateSIPUser accepts the user part of a SIP URI as PBXs name accounts:
+// RFC 3261 unreserved characters and a few of its user-unreserved ones.
+func validateSIPUser(user, what string) error {
+	if len(user) > 64 {
+		return fmt.Errorf("sip %s: must be at most 64 characters", what)
+	}
+	for _, r := range user {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("-_.!~*'()&=+$,;?/", r):
+		default:
+			return fmt.Errorf("sip %s: %q is not allowed in a SIP user; use letters, digits and - _ . ! ~ * ' ( ) & = + $ , ; ? /", what, r)
+		}
+	}
+	return nil
 }

@@ -47,6 +47,13 @@ var migrations = []string{
 		name       TEXT NOT NULL DEFAULT '',
 		created_at INTEGER NOT NULL
 	);`,
+	// 2: each agent's SIP account for the widget's softphone. The password
+	// is kept as given: the widget needs it to register, so it cannot be
+	// hashed like the PIN (docs/telephony.md says how to protect the store).
+	`ALTER TABLE agents ADD COLUMN sip_user TEXT NOT NULL DEFAULT '';
+	ALTER TABLE agents ADD COLUMN sip_auth_user TEXT NOT NULL DEFAULT '';
+	ALTER TABLE agents ADD COLUMN sip_password TEXT NOT NULL DEFAULT '';
+	ALTER TABLE agents ADD COLUMN sip_display_name TEXT NOT NULL DEFAULT '';`,
 }
 
 // memoryDatabases numbers in-memory databases so each Open gets its own.
