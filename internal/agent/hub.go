@@ -196,8 +196,22 @@ func (h *Hub) readLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
 				code = coded.ErrorCode()
 			}
 			h.reply(c, msg.Ref, code, err.Error())
+		} else if msg.Ref != "" {
+			// The widget keeps what it reported until it is acknowledged
+			// (telephony events), and sends it again after a reconnect.
+			c.send(ackMessage(msg.Ref))
 		}
 	}
+}
+
+// ackMessage is {"type": "ack", "ref": ref}: the message with that ref was
+// processed, and what it changed is stored.
+func ackMessage(ref string) []byte {
+	data, _ := json.Marshal(struct {
+		Type string `json:"type"`
+		Ref  string `json:"ref"`
+	}{"ack", ref})
+	return data
 }
 
 func (h *Hub) reply(c *widgetConn, ref, code, message string) {

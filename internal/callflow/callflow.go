@@ -60,6 +60,11 @@ type Options struct {
 	// WriteMode is "server" (the outbox writes through the Dataverse client)
 	// or "cif" (the agent's browser writes through CIF).
 	WriteMode string
+	// TelephonySettings returns what an agent's widget needs of the
+	// telephony source (hello.settings.telephony): the source, and for a
+	// browser source the agent's own settings, such as its SIP account.
+	// Nil: {"source": ""}.
+	TelephonySettings func(ctx context.Context, agentID string) (any, error)
 }
 
 // WrapCode is one choice of the widget's wrap-code picker.
@@ -170,11 +175,44 @@ func (e *RefusedError) StatusCode() int {
 	return 400
 }
 
-// HandleEvent processes one telephony event.
+// HandleEvent processes one telephony event from the platform's side (the
+// webhook, the simulator): its agentId says whose call it is.
 func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
+	return f.handle(ctx, ev, "")
+}
+
+// HandleEventFor processes an event an agent's own session reported (its
+// browser's softphone or telephony SDK). The event is agentID's, whatever
+// it says, and it may neither create nor change another agent's call: such
+// a call is answered as unknown, as the widget's other messages are. Events
+// of one interaction from both sides make one call, deduplicated by the
+// lifecycle as any redelivery is.
+func (f *Flow) HandleEventFor(ctx context.Context, agentID string, ev *interaction.Event) error {
+	ev.AgentID = agentID
+	return f.handle(ctx, ev, agentID)
+}
+
+// handle processes ev; owner, when set, is the only agent whose call it may
+// create or change.
+func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) error {
 	received := f.opt.Now()
 	ix := ev.Interaction.AgentInteractionID
 	defer f.locks.lock(ix)()
+
+	// An agent's own event is checked against the call first, so that it
+	// cannot pop, nor mark as popped, another agent's call.
+	var rec *record
+	if owner != "" {
+		var err error
+		if rec, err = f.load(ctx, ix); err != nil {
+			return err
+		}
+		if rec.Call.InteractionID != "" && rec.Call.AgentID != owner {
+			f.hold(rec) // another agent's call, unchanged
+			f.count(ev.Type, "rejected")
+			return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interaction.agentInteractionId: no call %q for this agent", ix)}
+		}
+	}
 
 	// The pop is what the agent waits for, so it goes out before the store
 	// is read and written: an event that presents a call this process has
@@ -188,9 +226,11 @@ func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 		early, earlyDelivered = f.pop(ev, ev.AgentID, ix, engine, received)
 	}
 
-	rec, err := f.load(ctx, ix)
-	if err != nil {
-		return err
+	if rec == nil {
+		var err error
+		if rec, err = f.load(ctx, ix); err != nil {
+			return err
+		}
 	}
 	t, err := rec.Call.Apply(ev)
 	if err != nil {

@@ -102,6 +102,9 @@ type Settings struct {
 	WrapCodes   []WrapCode   `json:"wrapCodes"`
 	WriteMode   string       `json:"writeMode"`
 	ClickToDial bool         `json:"clickToDial"`
+	// Telephony is Options.TelephonySettings's answer for the agent; it is
+	// only in the hello of the agent's own authenticated socket.
+	Telephony any `json:"telephony,omitempty"`
 }
 
 // WidgetSettings returns the settings a widget gets with hello.
@@ -124,11 +127,18 @@ func (f *Flow) Hello(ctx context.Context, agentID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	settings := f.WidgetSettings()
+	settings.Telephony = map[string]string{"source": ""}
+	if f.opt.TelephonySettings != nil {
+		if settings.Telephony, err = f.opt.TelephonySettings(ctx, agentID); err != nil {
+			return nil, fmt.Errorf("telephony settings of agent %s: %w", agentID, err)
+		}
+	}
 	msg := map[string]any{
 		"type":     "hello",
 		"agent":    map[string]any{"id": agentID, "state": f.agentState(agentID).State},
 		"call":     nil,
-		"settings": f.WidgetSettings(),
+		"settings": settings,
 	}
 	if current != nil {
 		msg["call"] = viewOf(current)

@@ -74,7 +74,6 @@ func newHarness(t *testing.T, configPath string) *harness {
 	s := server.DefaultSettings()
 	s.ConfigPath = configPath
 	s.StorePath = filepath.Join(t.TempDir(), "ctibridge.db")
-	s.Telephony = "webhook"
 	s.WebhookSecret = webhookSecret
 	s.SessionKey = sessionKey
 	s.OrgURL = crm.URL

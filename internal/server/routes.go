@@ -31,10 +31,11 @@ func (srv *Server) routes() {
 }
 
 // serveWidget renders the page Dynamics loads in the CIF panel: the
-// config's scripts (the CIF library with its data-crmurl and data-cifid),
-// then the widget.
+// config's scripts in order (the CIF library with its data-crmurl and
+// data-cifid; ipSCAPE's integration bundle, which brings its CTI Adaptor
+// into the panel), then the widget.
 func (srv *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
-	page, err := web.NewWidgetPage(widgetScripts(srv.Config().Scripts), web.WidgetSettings{WSURL: "/api/v1/ws"})
+	page, err := web.NewWidgetPage(srv.Config().Scripts, web.WidgetSettings{WSURL: "/api/v1/ws"})
 	if err != nil {
 		srv.log.Error("widget page", "err", err)
 		agent.WriteError(w, http.StatusInternalServerError, "internal", "could not build the widget page")

@@ -42,12 +42,16 @@ type Server struct {
 	Outbox    *outbox.Outbox
 	Metrics   *metrics.Metrics
 	Provider  telephony.Provider
-	Webhook   *telephony.Webhook   // when the provider is the webhook
-	Simulator *telephony.Simulator // when the provider is the simulator
+	Webhook   *telephony.Webhook   // when the source is the webhook, or beside a browser source with a webhook secret
+	Simulator *telephony.Simulator // when the source is the simulator
+	Browser   *telephony.Browser   // when the source is a browser one (sip, ipscape)
 	Dataverse *dataverse.Client    // when the server writes activities
 
 	mux      *http.ServeMux
 	sessions *agent.Sessions
+
+	// source is the telephony source, fixed for the process's life.
+	source string
 
 	mu     sync.Mutex
 	config *config.Config
@@ -79,7 +83,11 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{settings: s, log: log, config: cfg, mux: http.NewServeMux()}
+	source, err := s.TelephonySource(cfg)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{settings: s, log: log, config: cfg, mux: http.NewServeMux(), source: source}
 
 	srv.DB, err = store.Open(ctx, s.StorePath)
 	if err != nil {
@@ -138,8 +146,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 		ObserveBatch: func(writes int) { srv.Metrics.CRMBatchWrites.Observe(float64(writes)) },
 	})
 
-	switch s.Telephony {
-	case "webhook":
+	newWebhook := func() error {
 		secrets := strings.Split(s.WebhookSecret, ",")
 		var previous [][]byte
 		for _, p := range secrets[1:] {
@@ -148,11 +155,15 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 		srv.Webhook, err = telephony.NewWebhook(telephony.WebhookOptions{
 			Secret: []byte(strings.TrimSpace(secrets[0])), PreviousSecrets: previous, OutboundURL: s.TelephonyActionURL,
 		})
-		if err != nil {
+		return err
+	}
+	switch source {
+	case config.SourceWebhook:
+		if err := newWebhook(); err != nil {
 			return nil, err
 		}
 		srv.Provider = srv.Webhook
-	case "simulator":
+	case config.SourceSimulator:
 		so := opt.SimulatorOptions
 		if so.WrapCodes == nil {
 			so.WrapCodes = descriptions
@@ -165,22 +176,35 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 			return nil, err
 		}
 		srv.Provider = srv.Simulator
+	case config.SourceSIP, config.SourceIPScape:
+		srv.Browser = telephony.NewBrowser(source, nil)
+		srv.Provider = srv.Browser
+		// A platform may also push the same calls from its side: with a
+		// secret the webhook takes them too, and the lifecycle makes one
+		// call of both.
+		if s.WebhookSecret != "" {
+			if err := newWebhook(); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	srv.Flow = callflow.New(callflow.Options{
 		DB: srv.DB, Engine: engine, Outbox: srv.Outbox, Telephony: telephonyAdapter{srv.Provider},
 		Metrics: srv.Metrics, Log: log.With("component", "callflow"), WrapCodes: codes, WriteMode: writeMode,
-		ClickToDial: s.Telephony == "simulator" || s.TelephonyActionURL != "",
-		Notifier:    notifierFunc(func(agentID string, msg any) int { return hub.Send(agentID, msg) }),
+		// A browser provider dials in the agent's browser.
+		ClickToDial:       source == config.SourceSimulator || srv.Browser != nil || s.TelephonyActionURL != "",
+		Notifier:          notifierFunc(func(agentID string, msg any) int { return hub.Send(agentID, msg) }),
+		TelephonySettings: srv.telephonySettings,
 	})
-	hub = agent.NewHub(srv.Flow, log.With("component", "hub"))
+	hub = agent.NewHub(widgetRouter{flow: srv.Flow, browser: srv.Browser}, log.With("component", "hub"))
 	srv.Hub = hub
 	if cifWrites != nil {
 		srv.Flow.SetWriteResults(cifWrites)
 	}
 	srv.sessions = agent.NewSessions(srv.Creds, srv.Signer, hub, log.With("component", "sessions"))
 	srv.routes()
-	log.Info("ctibridge ready", "telephony", s.Telephony, "writes", writeMode, "config", s.ConfigPath,
+	log.Info("ctibridge ready", "telephony", source, "writes", writeMode, "config", s.ConfigPath,
 		"rules", len(cfg.ScreenPop.Rules), "entities", len(cfg.Entities))
 	return srv, nil
 }
@@ -224,6 +248,12 @@ func (srv *Server) Reload() error {
 	if err != nil {
 		return fmt.Errorf("config reload refused, keeping the config in use: %w", err)
 	}
+	if source, err := srv.settings.TelephonySource(cfg); err != nil || source != srv.source {
+		if err == nil {
+			err = fmt.Errorf("the telephony source would change from %s to %s: restart ctibridge to change it", srv.source, source)
+		}
+		return fmt.Errorf("config reload refused, keeping the config in use: %w", err)
+	}
 	srv.mu.Lock()
 	srv.config = cfg
 	srv.mu.Unlock()
@@ -259,19 +289,28 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); srv.Outbox.Run(ctx) }()
-	go func() {
-		defer wg.Done()
-		if err := srv.Provider.Run(ctx, sink{srv.Flow}); err != nil {
-			srv.log.Error("telephony provider stopped", "provider", srv.Provider.Name(), "err", err)
-		}
-	}()
-	// Accept HTTP only once the provider takes events, so the first events
+	providers := []telephony.Provider{srv.Provider}
+	if srv.Webhook != nil && srv.Provider != telephony.Provider(srv.Webhook) {
+		providers = append(providers, srv.Webhook)
+	}
+	for _, p := range providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(ctx, sink{srv.Flow}); err != nil {
+				srv.log.Error("telephony provider stopped", "provider", p.Name(), "err", err)
+			}
+		}()
+	}
+	// Accept HTTP only once the providers take events, so the first events
 	// after a (re)start are not refused as "not running".
-	if running, ok := srv.Provider.(interface{ Running() bool }); ok {
-		for i := 0; i < 500 && !running.Running(); i++ {
-			time.Sleep(2 * time.Millisecond)
+	for _, p := range providers {
+		if running, ok := p.(interface{ Running() bool }); ok {
+			for i := 0; i < 500 && !running.Running(); i++ {
+				time.Sleep(2 * time.Millisecond)
+			}
 		}
 	}
 	hs := &http.Server{
@@ -305,6 +344,15 @@ type sink struct{ flow *callflow.Flow }
 
 func (s sink) HandleEvent(ctx context.Context, ev *interaction.Event) error {
 	err := s.flow.HandleEvent(ctx, ev)
+	var refused *callflow.RefusedError
+	if err == nil || errors.As(err, &refused) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", telephony.ErrUnavailable, err)
+}
+
+func (s sink) HandleEventFor(ctx context.Context, agentID string, ev *interaction.Event) error {
+	err := s.flow.HandleEventFor(ctx, agentID, ev)
 	var refused *callflow.RefusedError
 	if err == nil || errors.As(err, &refused) {
 		return err

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/ctibridge/ctibridge/internal/callflow"
+	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/dataverse"
 	"net/url"
 	"os"
@@ -34,7 +35,10 @@ type Settings struct {
 	// the widget reports the agent's Entra object id.
 	ImpersonateAgents bool
 
-	// Telephony: "webhook" (the platform POSTs signed events) or "simulator".
+	// Telephony is the source of call events when the config names none
+	// (docs/telephony.md): "webhook" (the platform POSTs signed events),
+	// "simulator", or a browser source, "sip" or "ipscape". Empty: as the
+	// config says, else webhook.
 	Telephony          string
 	WebhookSecret      string // comma-separated: the first signs, all verify
 	TelephonyActionURL string // where the webhook provider sends dial/state/wrap
@@ -79,7 +83,7 @@ func (s *Settings) table() []setting {
 		{flag: "client-secret", env: "CTIBRIDGE_CLIENT_SECRET", usage: "its client secret (prefer the environment variable)", str: &s.ClientSecret},
 		{flag: "token-url", env: "CTIBRIDGE_TOKEN_URL", usage: "override the Entra ID token endpoint", str: &s.TokenURL},
 		{flag: "impersonate-agents", env: "CTIBRIDGE_IMPERSONATE_AGENTS", usage: "write activities as the agent (CallerObjectId)", boolean: &s.ImpersonateAgents},
-		{flag: "telephony", env: "CTIBRIDGE_TELEPHONY", usage: "telephony provider: webhook or simulator", str: &s.Telephony},
+		{flag: "telephony", env: "CTIBRIDGE_TELEPHONY", usage: "telephony source when the config's telephony.source names none: webhook, simulator, sip or ipscape (default webhook)", str: &s.Telephony},
 		{flag: "webhook-secret", env: "CTIBRIDGE_WEBHOOK_SECRET", usage: "HMAC secret(s) of the event webhook, comma-separated for rotation (prefer the environment variable)", str: &s.WebhookSecret},
 		{flag: "telephony-action-url", env: "CTIBRIDGE_TELEPHONY_ACTION_URL", usage: "where the webhook provider POSTs click-to-dial, state and wrap commands", str: &s.TelephonyActionURL},
 		{flag: "session-key", env: "CTIBRIDGE_SESSION_KEY", usage: "key (32+ bytes) signing agent sessions; random per process when empty", str: &s.SessionKey},
@@ -96,7 +100,7 @@ func (s *Settings) table() []setting {
 func DefaultSettings() Settings {
 	return Settings{
 		Listen: "127.0.0.1:8080", StorePath: "ctibridge.db", PhoneRegion: "AU", LogLevel: "info",
-		Telephony: "webhook", SessionTTL: 12 * time.Hour, OutboxConcurrency: 16, OutboxBatch: 100, OutboxRetention: 7 * 24 * time.Hour,
+		SessionTTL: 12 * time.Hour, OutboxConcurrency: 16, OutboxBatch: 100, OutboxRetention: 7 * 24 * time.Hour,
 		WrapCodes: "1=Sale,2=No sale,3=Call back,4=Wrong number,5=Not interested",
 	}
 }
@@ -177,13 +181,9 @@ func (s *Settings) Validate() error {
 		}
 	}
 	switch s.Telephony {
-	case "webhook":
-		if s.WebhookSecret == "" {
-			errs = append(errs, errors.New("--webhook-secret (CTIBRIDGE_WEBHOOK_SECRET): is required with --telephony webhook; use 32+ random bytes"))
-		}
-	case "simulator":
+	case "", config.SourceWebhook, config.SourceSimulator, config.SourceSIP, config.SourceIPScape:
 	default:
-		errs = append(errs, fmt.Errorf("--telephony (CTIBRIDGE_TELEPHONY): %q is not a provider; use webhook or simulator", s.Telephony))
+		errs = append(errs, fmt.Errorf("--telephony (CTIBRIDGE_TELEPHONY): %q is not a telephony source; use %s", s.Telephony, strings.Join(config.Sources, ", ")))
 	}
 	if s.SessionKey != "" && len(s.SessionKey) < 32 {
 		errs = append(errs, errors.New("--session-key (CTIBRIDGE_SESSION_KEY): must be at least 32 bytes"))
@@ -231,3 +231,29 @@ func (s *Settings) ParseWrapCodes() ([]callflow.WrapCode, error) {
 
 // Getenv is os.Getenv, for Bind.
 var Getenv = os.Getenv
+
+// TelephonySource is the source of call events: the config's, else this
+// setting, else webhook. A setting that contradicts the config is an error
+// naming both, and so is a source that lacks what it needs.
+func (s *Settings) TelephonySource(cfg *config.Config) (string, error) {
+	source := cfg.EffectiveSource()
+	switch {
+	case source == "" && s.Telephony == "":
+		source = config.SourceWebhook
+	case source == "":
+		source = s.Telephony
+	case s.Telephony != "" && s.Telephony != source:
+		return "", fmt.Errorf("--telephony (CTIBRIDGE_TELEPHONY) %s contradicts the config's telephony source %s (telephony.source, or ipSCAPE's bundle in scripts): set one of them", s.Telephony, source)
+	}
+	switch source {
+	case config.SourceWebhook:
+		if s.WebhookSecret == "" {
+			return "", errors.New("--webhook-secret (CTIBRIDGE_WEBHOOK_SECRET): is required with the webhook telephony source; use 32+ random bytes")
+		}
+	case config.SourceSIP:
+		if cfg.Telephony.SIP.Server == "" {
+			return "", errors.New(`telephony source sip: the config has no telephony.sip block; add "telephony": {"source": "sip", "sip": {"server": "wss://...", "domain": "..."}}`)
+		}
+	}
+	return source, nil
+}

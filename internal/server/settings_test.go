@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/server"
 )
 
@@ -100,4 +101,45 @@ func TestDebugListenSetting(t *testing.T) {
 		{name: "a public address", env: "10.1.2.3:6060", want: "10.1.2.3:6060", errSays: `"10.1.2.3:6060" is not a loopback address`},
 		{name: "no port", args: []string{"--debug-listen", "127.0.0.1"}, want: "127.0.0.1", errSays: `"127.0.0.1" is not host:port`},
 	})
+}
+
+func TestTelephonySourceComesFromTheConfigThenTheSetting(t *testing.T) {
+	parse := func(t *testing.T, json string) *config.Config {
+		t.Helper()
+		cfg, err := config.Parse([]byte(json))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	const sip = `{"telephony": {"source": "sip", "sip": {"server": "ws://127.0.0.1:5066", "domain": "ctibridge.test"}}}`
+	const bundle = `{"scripts": [{"src": "https://developer.onipscape.com/integrations/v8/dynamics/ips-dynamics-integration.v8.1.0.min.js"}]}`
+	tests := []struct {
+		name, config, setting, secret, want, wantErr string
+	}{
+		{name: "nothing named: the webhook", config: `{}`, secret: "s", want: "webhook"},
+		{name: "the webhook needs its secret", config: `{}`, wantErr: "--webhook-secret (CTIBRIDGE_WEBHOOK_SECRET): is required"},
+		{name: "the setting when the config names none", config: `{}`, setting: "simulator", want: "simulator"},
+		{name: "the config's source", config: sip, want: "sip"},
+		{name: "the same source twice", config: sip, setting: "sip", want: "sip"},
+		{name: "ipSCAPE's bundle makes an ipSCAPE config", config: bundle, want: "ipscape"},
+		{name: "a setting that contradicts the config", config: bundle, setting: "webhook", secret: "s", wantErr: "--telephony (CTIBRIDGE_TELEPHONY) webhook contradicts the config's telephony source ipscape"},
+		{name: "sip from the setting without the config's sip block", config: `{}`, setting: "sip", wantErr: "the config has no telephony.sip block"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := server.DefaultSettings()
+			s.Telephony, s.WebhookSecret = tt.setting, tt.secret
+			got, err := s.TelephonySource(parse(t, tt.config))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("TelephonySource = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
 }
