@@ -166,12 +166,15 @@ func (b *Browser) HandleWidgetEvent(ctx context.Context, agentID string, raw jso
 	defer context.AfterFunc(run.ctx, cancel)()
 
 	if d.event != nil {
-		return run.sink.(AgentEventSink).HandleEventFor(ctx, agentID, d.event)
+		err = run.sink.(AgentEventSink).HandleEventFor(ctx, agentID, d.event)
+	} else if states, ok := run.sink.(AgentStateSink); ok {
+		err = states.HandleAgentState(ctx, *d.state)
 	}
-	if states, ok := run.sink.(AgentStateSink); ok {
-		return states.HandleAgentState(ctx, *d.state)
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The widget keeps the event and sends it again.
+		return &codedError{code: "unavailable", msg: "the event could not be stored right now (" + err.Error() + "): it is sent again"}
 	}
-	return nil
+	return err
 }
 
 // limiter is agentID's event bucket. Only logged-in agents reach here, so

@@ -8,6 +8,8 @@
 // - RelationChoices: the model behind the Person and Organisation select boxes.
 // - WidgetSession: what each server message does to the widget's state, and
 //   which side effects (pop, writes, click-to-act) it asks for.
+// - EventOutbox: the telephony events a browser provider reports, kept until
+//   the server acknowledges them and sent again after a reconnect.
 // - small helpers: records from CIF's JSON strings, page URLs, back-off, timers.
 //
 // CIF takes and returns JSON strings; everything here parses and stringifies
@@ -658,7 +660,7 @@ export class WidgetSession {
   constructor({ now = () => Date.now(), popped = [] } = {}) {
     this.now = now;
     this.agent = null;
-    this.settings = { entities: [], wrapCodes: [], writeMode: "server", clickToDial: false };
+    this.settings = { entities: [], wrapCodes: [], writeMode: "server", clickToDial: false, telephony: { source: "" } };
     this.call = null;
     this.callEndedAt = 0;
     this.popped = new Set(popped);
@@ -685,6 +687,9 @@ export class WidgetSession {
         return this.onHello(msg);
       case "agentState":
         this.agent = { ...(this.agent || {}), state: msg.state, reason: msg.reason || "" };
+        return [];
+      case "ack":
+        if (msg.ref) this.pending.delete(msg.ref);
         return [];
       case "call":
         if (msg.call) this.setCall(msg.call);
@@ -719,6 +724,7 @@ export class WidgetSession {
       wrapCodes: Array.isArray(s.wrapCodes) ? s.wrapCodes : [],
       writeMode: s.writeMode || "server",
       clickToDial: !!s.clickToDial,
+      telephony: s.telephony && typeof s.telephony === "object" ? s.telephony : { source: "" },
     };
     this.relations.setEntities(this.settings.entities);
     const actions = [];
@@ -907,4 +913,102 @@ export function confirmCIF(lib, { timeoutMs = 5000, setTimer = setTimeout, clear
       },
     );
   });
+}
+
+/** Telephony sources whose events the agent's browser reports, each with its
+ * provider module (web/widget/providers/NAME.mjs). */
+export const BROWSER_SOURCES = Object.freeze(["sip", "ipscape"]);
+
+/** Whether hello's telephony settings name a browser source. */
+export function browserSource(telephony) {
+  const source = telephony && telephony.source;
+  return BROWSER_SOURCES.includes(source) ? source : "";
+}
+
+/** Error codes after which sending an event again cannot help: it is
+ * malformed, or names a call that is not this agent's. */
+const FINAL_EVENT_ERRORS = new Set(["invalid_event", "not_found", "conflict", "not_supported", "bad_message"]);
+
+/** Most events kept unacknowledged: far more than a shift's calls produce
+ * while the server is away. Past it the oldest are let go, and said so. */
+export const MAX_PENDING_EVENTS = 500;
+
+/**
+ * EventOutbox keeps the telephony events a browser provider reports until
+ * the server acknowledges each ({"type": "ack", "ref"}), so that none is
+ * lost when the widget's socket drops mid-call: what was in flight is sent
+ * again, in order, on the next connection. Event ids are deterministic per
+ * interaction and type, so an event the server stored before its ack was
+ * lost is recognised there as a duplicate and acknowledged again.
+ *
+ * The events belong to one agent: those saved by another agent's session in
+ * this tab are dropped, never sent as the new agent's.
+ */
+export class EventOutbox {
+  constructor({ agentId = "", saved = null } = {}) {
+    this.agentId = agentId;
+    this.pending = []; // [{event, ref}], ref "" while not in flight
+    if (saved && saved.agentId === agentId && Array.isArray(saved.events)) {
+      for (const ev of saved.events) if (ev && typeof ev === "object" && typeof ev.id === "string") this.pending.push({ event: ev, ref: "" });
+    }
+  }
+
+  /** What to keep in sessionStorage. */
+  toJSON() {
+    return { agentId: this.agentId, events: this.pending.map((p) => p.event) };
+  }
+
+  /** Queues an event; an event whose id is already queued is not queued twice.
+   * Returns the events let go to stay within MAX_PENDING_EVENTS. */
+  add(event) {
+    if (!event || typeof event.id !== "string" || !event.id) throw new Error("a telephony event needs an id");
+    if (this.pending.some((p) => p.event.id === event.id)) return [];
+    this.pending.push({ event, ref: "" });
+    const over = this.pending.length - MAX_PENDING_EVENTS;
+    return over > 0 ? this.pending.splice(0, over).map((p) => p.event) : [];
+  }
+
+  /** The messages to send now: every queued event not in flight, in order,
+   * each given a ref by nextRef(). */
+  toSend(nextRef) {
+    const out = [];
+    for (const p of this.pending) {
+      if (p.ref) continue;
+      p.ref = nextRef();
+      out.push({ type: "telephonyEvent", ref: p.ref, event: p.event });
+    }
+    return out;
+  }
+
+  /** The socket closed: what was in flight goes again on the next one. */
+  disconnected() {
+    for (const p of this.pending) p.ref = "";
+  }
+
+  /**
+   * Takes the server's reply to an event: an ack removes it; a final error
+   * removes it and returns {refused: event, message}; another error (the
+   * server is busy or restarting) leaves it to be sent again and returns
+   * {retry: true}. Returns null when ref is not one of the events'.
+   */
+  reply(msg) {
+    if (!msg || !msg.ref) return null;
+    const i = this.pending.findIndex((p) => p.ref === msg.ref);
+    if (i < 0) return null;
+    if (msg.type === "ack") {
+      this.pending.splice(i, 1);
+      return { acked: true };
+    }
+    if (FINAL_EVENT_ERRORS.has(msg.code)) {
+      const [p] = this.pending.splice(i, 1);
+      return { refused: p.event, message: msg.message || msg.code };
+    }
+    this.pending[i].ref = "";
+    return { retry: true };
+  }
+
+  /** How many events wait for an ack. */
+  get size() {
+    return this.pending.length;
+  }
 }

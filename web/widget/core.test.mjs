@@ -651,7 +651,7 @@ describe("agent state helpers", () => {
 });
 
 describe("WidgetSession", () => {
-  const settings = { entities: ENTITIES, wrapCodes: [{ code: "SALE", label: "Sale" }], writeMode: "cif", clickToDial: true };
+  const settings = { entities: ENTITIES, wrapCodes: [{ code: "SALE", label: "Sale" }], writeMode: "cif", clickToDial: true, telephony: { source: "sip", sip: { server: "wss://pbx.example.com/ws" } } };
   const call1 = { interactionId: "IX-1", callType: "inbound", state: "connected", number: "02 9999 0000", startedAt: "2025-01-01T00:00:00Z" };
   const popMsg = (id) => ({ type: "pop", interactionId: id, decision: decision(), sentAt: 1 });
 

@@ -15,12 +15,15 @@
 //   #select-person #select-organisation (option value "entity:id")
 //   #wrap-code #wrap-notes #wrap-submit  #call-ended-note
 //   #cif-status[data-status=waiting|ready|absent]
+//   #telephony[data-source=""|sip|ipscape][data-status=off|starting|ready|failed]  #telephony-text
+//   #softphone (the SIP softphone, web/widget/softphone.mjs; shown when the source is sip)
 
 import * as core from "./core.mjs";
 
 const $ = (id) => document.getElementById(id);
 const SESSION_KEY = "ctibridge.session";
 const POPPED_KEY = "ctibridge.popped";
+const EVENTS_KEY = "ctibridge.events";
 
 const pageSettings = (() => {
   try {
@@ -47,6 +50,17 @@ let writesChain = Promise.resolve();
 const naming = new Set(); // "entity:id" of records whose names are being looked up
 let wrapPendingRef = "";
 let wrapTimer = null;
+// The browser telephony provider (web/widget/providers/SOURCE.mjs) when the
+// server's source is sip or ipscape, its softphone UI, and the events it
+// reported that the server has not acknowledged yet.
+let provider = null;
+let providerSource = "";
+let providerStatus = { status: "off", text: "" };
+let softphone = null;
+let events = new core.EventOutbox();
+let nextEventRef = 1;
+let eventRetryTimer = null;
+let relationsKey = "";
 
 const cifReady = core
   .waitForCIF(window, { initDone: () => window.__ctibridgeCIFInitDone === true })
@@ -172,6 +186,7 @@ function startSession() {
   $("agent").hidden = false;
   $("logout").hidden = false;
   $("agent-id").textContent = s.agentId;
+  events = new core.EventOutbox({ agentId: s.agentId, saved: loadSavedEvents() });
   reconnectAttempt = 0;
   connect();
 }
@@ -195,6 +210,7 @@ function logout(message) {
     old.close(1000, "logged out");
   }
   machineQueue = [];
+  stopProvider();
   showLogin(message);
   $("login-agent").focus();
 }
@@ -231,6 +247,7 @@ function connect() {
     wsOpened = true;
     reconnectAttempt = 0;
     setConnection("connected");
+    flushEvents();
     const queued = machineQueue;
     machineQueue = [];
     for (const m of queued) sock.send(JSON.stringify(m));
@@ -249,6 +266,7 @@ function connect() {
   sock.onclose = () => {
     if (ws !== sock) return;
     ws = null;
+    events.disconnected();
     if (!loggedIn) return;
     setConnection("reconnecting");
     scheduleReconnect(wsOpened ? "" : urls.http);
@@ -299,12 +317,14 @@ function sendUser(msg, what) {
 // ---- server messages ----
 
 function handleMessage(msg) {
+  if (msg && (msg.type === "ack" || msg.type === "error") && eventReply(msg)) return;
   const effects = session.receive(msg);
   for (const fx of effects) {
     switch (fx.do) {
       case "configure":
         renderWrapCodes();
         configureCIF();
+        startProvider(session.settings.telephony);
         break;
       case "pop":
         runPop(fx.interactionId, fx.decision);
@@ -416,7 +436,7 @@ function onClickToAct(data) {
     showError(`Click-to-dial: ${err.message}`);
     return Promise.resolve();
   }
-  if (dial) sendUser(dial, `Dial ${dial.number}`);
+  if (dial) placeCall(dial);
   return Promise.resolve();
 }
 
@@ -498,6 +518,8 @@ function render() {
   tb.textContent = toggle.label;
   tb.dataset.target = toggle.target;
   tb.disabled = toggle.disabled;
+  // ipSCAPE's adaptor owns the agent's state: it is changed there.
+  tb.hidden = providerSource === "ipscape";
 
   const call = session.call;
   const banner = $("call-banner");
@@ -538,6 +560,7 @@ function render() {
 
   renderSelect($("select-person"), core.EntityType.PERSON);
   renderSelect($("select-organisation"), core.EntityType.ORGANISATION);
+  renderTelephony();
   $("relate").disabled = !call;
   $("wrap").disabled = !call || !!wrapPendingRef;
   renderWrapCodes();
@@ -559,7 +582,17 @@ function onStateToggle() {
 
 function onPreviewDial() {
   const dial = core.previewDialMessage(session.call);
-  if (dial) sendUser(dial, `Dial ${dial.number}`);
+  if (dial) placeCall(dial);
+}
+
+// placeCall dials through the browser provider when there is one (the
+// softphone, ipSCAPE's adaptor), else asks the server's provider.
+function placeCall(dial) {
+  if (provider) {
+    provider.dial(dial.number).catch((err) => showError(`Dial ${dial.number}: ${err.message || err}`));
+    return;
+  }
+  sendUser(dial, `Dial ${dial.number}`);
 }
 
 function onRelateChange(event) {
@@ -594,6 +627,162 @@ function onWrap(event) {
     render();
   }, 15000);
   render();
+}
+
+// ---- browser telephony ----
+
+function loadSavedEvents() {
+  try {
+    return JSON.parse(sessionStorage.getItem(EVENTS_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function saveEvents() {
+  try {
+    sessionStorage.setItem(EVENTS_KEY, JSON.stringify(events));
+  } catch {
+    // Storage full or blocked: the events are still kept in memory.
+  }
+}
+
+// emitEvent takes one event from the provider: it is stored, sent, and sent
+// again after a reconnect until the server acknowledges it.
+function emitEvent(event) {
+  let dropped;
+  try {
+    dropped = events.add(event);
+  } catch (err) {
+    console.error("ctibridge: the telephony provider reported an event without an id", err);
+    return;
+  }
+  if (dropped.length > 0) showError(`${dropped.length} telephony event(s) could not be kept while ctibridge was unreachable.`);
+  saveEvents();
+  flushEvents();
+}
+
+function flushEvents() {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  for (const m of events.toSend(() => `e${nextEventRef++}`)) ws.send(JSON.stringify(m));
+}
+
+// eventReply handles the server's answer to an event; false when msg
+// answers something else.
+function eventReply(msg) {
+  const r = events.reply(msg);
+  if (!r) return false;
+  saveEvents();
+  if (r.refused) {
+    showError(`ctibridge refused the ${r.refused.type} of call ${(r.refused.interaction && r.refused.interaction.agentInteractionId) || ""}: ${r.message}`);
+  } else if (r.retry && !eventRetryTimer) {
+    eventRetryTimer = setTimeout(() => {
+      eventRetryTimer = null;
+      flushEvents();
+    }, 2000);
+  }
+  return true;
+}
+
+async function startProvider(telephony) {
+  const source = core.browserSource(telephony);
+  if (!source || (provider && providerSource === source)) return;
+  stopProvider();
+  const s = loadSession();
+  if (!s) return;
+  providerSource = source;
+  providerStatus = { status: "starting", text: source === "sip" ? "Softphone: registering…" : "ipSCAPE adaptor: connecting…" };
+  render();
+  let p;
+  try {
+    // The name comes from a fixed list (core.BROWSER_SOURCES), never from
+    // the message as sent.
+    const mod = await import(`./providers/${source}.mjs`);
+    p = mod.createProvider({
+      settings: telephony,
+      agentId: s.agentId,
+      emit: emitEvent,
+      changed: () => {
+        if (softphone) softphone.render();
+        render();
+      },
+      relate: relateFromProvider,
+      log: (level, message) => (console[level] || console.log)(`ctibridge ${source}: ${message}`),
+      window,
+    });
+  } catch (err) {
+    providerStatus = { status: "failed", text: `The ${source} telephony provider could not load: ${err.message || err}` };
+    render();
+    return;
+  }
+  if (providerSource !== source) return; // logged out meanwhile
+  provider = p;
+  if (source === "sip") {
+    try {
+      const ui = await import("./softphone.mjs");
+      softphone = ui.mountSoftphone($("softphone"), provider, { onError: showError });
+      $("softphone").hidden = false;
+    } catch (err) {
+      showError(`The softphone could not be shown: ${err.message || err}`);
+    }
+  }
+  try {
+    await provider.start();
+    providerStatus = { status: "ready", text: "" };
+  } catch (err) {
+    providerStatus = { status: "failed", text: err.message || String(err) };
+  }
+  render();
+}
+
+function stopProvider() {
+  const p = provider;
+  provider = null;
+  providerSource = "";
+  providerStatus = { status: "off", text: "" };
+  relationsKey = "";
+  if (softphone) {
+    softphone.destroy();
+    softphone = null;
+  }
+  $("softphone").hidden = true;
+  if (p) p.stop().catch((err) => console.warn("ctibridge: stopping the telephony provider failed", err));
+}
+
+// relateFromProvider takes a choice made in the provider's own UI (ipSCAPE's
+// component select boxes) as if the agent had made it in the widget's.
+function relateFromProvider({ box, value }) {
+  try {
+    if (!session.relations.select(box, value)) return;
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  render();
+  if (session.call) sendUser(session.relateMessage(), "Relate");
+}
+
+function renderTelephony() {
+  const el = $("telephony");
+  el.dataset.source = providerSource;
+  el.dataset.status = providerStatus.status;
+  el.hidden = !providerSource || !providerStatus.text;
+  $("telephony-text").textContent = providerStatus.text;
+  if (provider && typeof provider.relations === "function") {
+    const boxes = {
+      person: session.relations.options(core.EntityType.PERSON).map(({ label, value, selected }) => ({ label, value, selected })),
+      organisation: session.relations.options(core.EntityType.ORGANISATION).map(({ label, value, selected }) => ({ label, value, selected })),
+    };
+    const key = JSON.stringify(boxes);
+    if (key !== relationsKey) {
+      relationsKey = key;
+      try {
+        provider.relations(boxes);
+      } catch (err) {
+        console.warn("ctibridge: filling the provider's select boxes failed", err);
+      }
+    }
+  }
 }
 
 // ---- start ----
