@@ -36,13 +36,13 @@ import (
 //
 //go:embed widget/index.html widget/widget.js widget/core.mjs widget/widget.css widget/cifinit.js
 //go:embed cif/msdyn_ciLibrary.js
-//go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css
+//go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css demo/phone.html demo/phone.mjs
 var Assets embed.FS
 
 //go:embed widget/widget.js widget/core.mjs widget/widget.css widget/cifinit.js
 var widgetStatic embed.FS
 
-//go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css
+//go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css demo/phone.html demo/phone.mjs
 var demoStatic embed.FS
 
 //go:embed widget/index.html
