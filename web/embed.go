@@ -35,11 +35,13 @@ import (
 // (widget/..., cif/..., demo/...). Tests of the JavaScript are not embedded.
 //
 //go:embed widget/index.html widget/widget.js widget/core.mjs widget/widget.css widget/cifinit.js
+//go:embed widget/providers/ipscape.mjs
 //go:embed cif/msdyn_ciLibrary.js
 //go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css demo/phone.html demo/phone.mjs
 var Assets embed.FS
 
 //go:embed widget/widget.js widget/core.mjs widget/widget.css widget/cifinit.js
+//go:embed widget/providers/ipscape.mjs
 var widgetStatic embed.FS
 
 //go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css demo/phone.html demo/phone.mjs
@@ -54,6 +56,13 @@ var vendorStatic embed.FS
 // VendorFiles are the vendored browser libraries (vendor/README.md), served
 // at /vendor/NAME: jssip/jssip.min.mjs, the softphone's SIP stack.
 var VendorFiles fs.FS = mustSub(vendorStatic, "vendor")
+
+// IPScapeStandIn is the stand-in for ipSCAPE's Dynamics integration bundle
+// (ipscape/README.md): the demo and the browser tests serve it where a
+// production config loads ipSCAPE's own. It is never served by serve.
+//
+//go:embed ipscape/ips-dynamics-integration.standin.js
+var IPScapeStandIn []byte
 
 // CIFLibrary is the CIF library stand-in (cif/msdyn_ciLibrary.js). The demo
 // serves it at /webresources/Widget/msdyn_ciLibrary.js as text/javascript.

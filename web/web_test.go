@@ -38,6 +38,8 @@ func TestJavaScript(t *testing.T) {
 		dir  string
 	}{
 		{name: "widget core", dir: "widget"},
+		{name: "widget telephony providers", dir: "widget/providers"},
+		{name: "ipSCAPE integration stand-in", dir: "ipscape"},
 		{name: "CIF library stand-in", dir: "cif"},
 		{name: "demo host", dir: "demo"},
 	}

@@ -766,8 +766,15 @@ function renderTelephony() {
   const el = $("telephony");
   el.dataset.source = providerSource;
   el.dataset.status = providerStatus.status;
-  el.hidden = !providerSource || !providerStatus.text;
-  $("telephony-text").textContent = providerStatus.text;
+  // Once started, the provider says what the agent must do, if anything
+  // (log in to ipSCAPE's adaptor, an error it met).
+  let text = providerStatus.text;
+  if (!text && provider && typeof provider.status === "function") {
+    const st = provider.status() || {};
+    text = st.lastError || st.message || "";
+  }
+  el.hidden = !providerSource || !text;
+  $("telephony-text").textContent = text;
   if (provider && typeof provider.relations === "function") {
     const boxes = {
       person: session.relations.options(core.EntityType.PERSON).map(({ label, value, selected }) => ({ label, value, selected })),
