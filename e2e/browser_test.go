@@ -55,14 +55,17 @@ type browser struct {
 	ctx     context.Context
 	shots   *screenshots
 	console *consoleLog
+	// extra, if set, adds to failure reports (another page's state, a
+	// server's log).
+	extra func() string
 }
 
 // newBrowser starts Chromium (execPath, from chromiumPath) with a fresh
-// profile; it stops when the test ends.
-func newBrowser(t *testing.T, execPath string) *browser {
+// profile and any extra flags; it stops when the test ends.
+func newBrowser(t *testing.T, execPath string, flags ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	profile := t.TempDir()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(profile),
 		chromedp.Headless,
@@ -78,6 +81,7 @@ func newBrowser(t *testing.T, execPath string) *browser {
 		// fills, so it keeps its shared memory in the temporary directory.
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(viewportWidth, viewportHeight),
+	}, flags...)...,
 	)
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
 	t.Cleanup(func() {
@@ -200,6 +204,9 @@ func (b *browser) report(msg string) string {
 		}
 	}
 	msg += "\nconsole:\n" + b.console.String()
+	if b.extra != nil {
+		msg += "\n" + b.extra()
+	}
 	return msg + "\nscreenshots: " + b.shots.dir
 }
 
