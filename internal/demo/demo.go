@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/ctibridge/ctibridge/internal/agent"
+	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/interaction"
 	"github.com/ctibridge/ctibridge/internal/sandbox"
 	"github.com/ctibridge/ctibridge/internal/server"
@@ -81,6 +82,10 @@ type Options struct {
 	ConfigJSON []byte
 	// Timing paces simulated calls (default telephony.DemoTiming).
 	Timing *telephony.Timing
+	// Telephony is where the demo's calls come from: "" for the call
+	// simulator, or "ipscape" for the stand-in of ipSCAPE's CTI Adaptor
+	// in the widget (web/ipscape), whose driver places the calls.
+	Telephony string
 	Log    *slog.Logger
 	// Ready, if set, receives the demo's base URL once it serves.
 	Ready func(baseURL string)
@@ -121,6 +126,14 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	if cfgJSON == nil {
 		cfgJSON = demoConfig
 	}
+	switch opt.Telephony {
+	case "", config.SourceSimulator:
+	case config.SourceIPScape:
+		cfgJSON = withIPScapeStandIn(cfgJSON)
+	default:
+		d.Close()
+		return nil, fmt.Errorf("demo telephony %q: use the simulator (\"\") or ipscape", opt.Telephony)
+	}
 	cfgPath := filepath.Join(d.dir, "config.json")
 	if err := os.WriteFile(cfgPath, bytes.ReplaceAll(cfgJSON, []byte("DEMO_ORIGIN"), []byte(d.BaseURL)), 0o600); err != nil {
 		d.Close()
@@ -144,7 +157,9 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	settings.Listen = ln.Addr().String()
 	settings.PublicURL = d.BaseURL
 	settings.StorePath = filepath.Join(d.dir, "ctibridge.db")
-	settings.Telephony = "simulator"
+	if opt.Telephony == "" {
+		settings.Telephony = config.SourceSimulator
+	}
 	settings.OrgURL = d.BaseURL
 	settings.ClientID = demoClientID
 	settings.ClientSecret = demoClientSecret
@@ -241,6 +256,10 @@ func (d *Demo) routes() {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Write(web.CIFLibrary)
 	}))
+	d.Server.Handle("GET "+ipscapeStandInPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Write(web.IPScapeStandIn)
+	}))
 	d.Server.Handle("GET /demo/api/settings", http.HandlerFunc(d.serveSettings))
 	d.Server.Handle("POST /demo/api/calls", http.HandlerFunc(d.servePlaceCall))
 	d.Server.Handle("POST /demo/api/calls/{id}/hangup", http.HandlerFunc(d.serveHangup))
@@ -253,7 +272,8 @@ func (d *Demo) serveSettings(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"entities":  settings.Entities,
 		"agents":    Agents,
-		"scenarios": Scenarios,
+		"scenarios": d.scenarios(),
+		"telephony": d.Server.TelephonySource(),
 		"fields": map[string]string{
 			"callDispositionField": cfg.Options.Fields.CallDispositionField,
 			"agentInteractionId":   cfg.Options.Fields.AgentInteractionID,
@@ -294,6 +314,10 @@ func (d *Demo) servePlaceCall(w http.ResponseWriter, r *http.Request) {
 		agent.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("callType: scenario %s is a %s call", scenario.ID, callType))
 		return
 	}
+	if d.Server.Simulator == nil {
+		agent.WriteError(w, http.StatusConflict, "not_simulated", "this demo's calls come from the "+d.Server.TelephonySource()+" source, not the simulator")
+		return
+	}
 	id, err := d.Server.Simulator.PlaceCall(r.Context(), req.AgentID, callType, scenario.ID)
 	if err != nil {
 		agent.WriteError(w, http.StatusConflict, "refused", err.Error())
@@ -303,6 +327,10 @@ func (d *Demo) servePlaceCall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Demo) serveHangup(w http.ResponseWriter, r *http.Request) {
+	if d.Server.Simulator == nil {
+		agent.WriteError(w, http.StatusConflict, "not_simulated", "this demo's calls come from the "+d.Server.TelephonySource()+" source, not the simulator")
+		return
+	}
 	if err := d.Server.Simulator.Hangup(r.Context(), r.PathValue("id")); err != nil {
 		status := http.StatusConflict
 		if strings.Contains(err.Error(), "unknown") || errors.Is(err, os.ErrNotExist) {
@@ -319,8 +347,38 @@ func (d *Demo) serveHangup(w http.ResponseWriter, r *http.Request) {
 // wrapped or null}. The host page's telephony panel follows it, so a
 // preview the agent skips in the widget leaves the panel too.
 func (d *Demo) serveAgentCall(w http.ResponseWriter, r *http.Request) {
+	if d.Server.Simulator == nil {
+		writeJSON(w, http.StatusOK, map[string]*telephony.CallStatus{"call": nil, "last": nil})
+		return
+	}
 	current, last := d.Server.Simulator.AgentCalls(r.PathValue("id"))
 	writeJSON(w, http.StatusOK, map[string]*telephony.CallStatus{"call": current, "last": last})
+}
+
+// scenarios are the host page's call buttons: none when the calls come
+// from elsewhere than the simulator.
+func (d *Demo) scenarios() []Scenario {
+	if d.Server.Simulator == nil {
+		return []Scenario{}
+	}
+	return Scenarios
+}
+
+// ipscapeStandInPath is where the demo serves the stand-in of ipSCAPE's
+// integration bundle; its name is the bundle's, so the config loader takes
+// the demo's config as an ipSCAPE one.
+const ipscapeStandInPath = "/demo/ipscape/ips-dynamics-integration.standin.js"
+
+// withIPScapeStandIn adds the stand-in bundle to the config's scripts, as
+// their first: neither it nor the CIF library depends on the other.
+func withIPScapeStandIn(cfg []byte) []byte {
+	script := []byte(`{"src": "DEMO_ORIGIN` + ipscapeStandInPath + `"}, `)
+	at := bytes.Index(cfg, []byte(`"scripts": [`))
+	if at < 0 {
+		return cfg
+	}
+	at += len(`"scripts": [`)
+	return append(append(append([]byte{}, cfg[:at]...), script...), cfg[at:]...)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

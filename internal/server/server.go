@@ -223,6 +223,10 @@ func (srv *Server) outboxDepth() float64 {
 	return float64(n)
 }
 
+// TelephonySource is where the server's call events come from: webhook,
+// simulator, sip or ipscape (docs/telephony.md).
+func (srv *Server) TelephonySource() string { return srv.source }
+
 // Handle adds a route to the server's mux (the demo mounts its pages and
 // the sandbox this way).
 func (srv *Server) Handle(pattern string, h http.Handler) { srv.mux.Handle(pattern, h) }
