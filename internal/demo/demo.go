@@ -86,7 +86,7 @@ type Options struct {
 	// simulator, or "ipscape" for the stand-in of ipSCAPE's CTI Adaptor
 	// in the widget (web/ipscape), whose driver places the calls.
 	Telephony string
-	Log    *slog.Logger
+	Log       *slog.Logger
 	// Ready, if set, receives the demo's base URL once it serves.
 	Ready func(baseURL string)
 }
