@@ -31,15 +31,17 @@ var testTiming = telephony.Timing{RingTime: 300 * time.Millisecond}
 // the test ends.
 func startDemo(t *testing.T, configJSON []byte) *demo.Demo {
 	t.Helper()
-	dir := t.TempDir()
+	return startDemoWith(t, demo.Options{ConfigJSON: configJSON})
+}
+
+// startDemoWith runs a demo with opt, on a free port in a temporary
+// directory, until the test ends.
+func startDemoWith(t *testing.T, opt demo.Options) *demo.Demo {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := demo.Start(ctx, demo.Options{
-		Listen:     "127.0.0.1:0",
-		Dir:        dir,
-		ConfigJSON: configJSON,
-		Timing:     &testTiming,
-		Log:        slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	opt.Listen, opt.Dir, opt.Timing = "127.0.0.1:0", t.TempDir(), &testTiming
+	opt.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := demo.Start(ctx, opt)
 	if err != nil {
 		cancel()
 		t.Fatalf("start the demo: %v", err)
