@@ -1,7 +1,9 @@
 // Package demo runs ctibridge end to end on localhost with nothing
 // external: the sandbox CRM (seeded), the call simulator and the adapter on
 // one origin, plus a host page that stands in for the Dynamics UI with the
-// widget in its CIF panel.
+// widget in its CIF panel. With the sip telephony the calls are real: a
+// Kamailio on loopback, a SIP account for each agent's softphone, and a
+// customer phone page (/demo/phone.html) that calls them.
 package demo
 
 import (
@@ -83,10 +85,13 @@ type Options struct {
 	// Timing paces simulated calls (default telephony.DemoTiming).
 	Timing *telephony.Timing
 	// Telephony is where the demo's calls come from: "" for the call
-	// simulator, or "ipscape" for the stand-in of ipSCAPE's CTI Adaptor
-	// in the widget (web/ipscape), whose driver places the calls.
+	// simulator, "ipscape" for the stand-in of ipSCAPE's CTI Adaptor in the
+	// widget (web/ipscape), whose driver places the calls, or "sip" for
+	// real calls through a Kamailio the demo starts (SIP).
 	Telephony string
-	Log       *slog.Logger
+	// SIP configures the sip telephony.
+	SIP SIPOptions
+	Log *slog.Logger
 	// Ready, if set, receives the demo's base URL once it serves.
 	Ready func(baseURL string)
 }
@@ -96,6 +101,8 @@ type Demo struct {
 	Server  *server.Server
 	Sandbox *sandbox.Sandbox
 	BaseURL string
+	// SIP is the SIP side of a demo with the sip telephony; nil otherwise.
+	SIP     *SIP
 	ln      net.Listener
 	dir     string
 	cleanup bool
@@ -130,9 +137,20 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	case "", config.SourceSimulator:
 	case config.SourceIPScape:
 		cfgJSON = withIPScapeStandIn(cfgJSON)
+	case config.SourceSIP:
+		// Kamailio first: without it there is no SIP demo, and the error
+		// names the packages to install.
+		if d.SIP, err = startSIP(ctx, filepath.Join(d.dir, "kamailio"), opt.SIP); err != nil {
+			d.Close()
+			return nil, err
+		}
+		if cfgJSON, err = d.SIP.withTelephony(cfgJSON); err != nil {
+			d.Close()
+			return nil, err
+		}
 	default:
 		d.Close()
-		return nil, fmt.Errorf("demo telephony %q: use the simulator (\"\") or ipscape", opt.Telephony)
+		return nil, fmt.Errorf("demo telephony %q: use the simulator (\"\"), ipscape or sip", opt.Telephony)
 	}
 	cfgPath := filepath.Join(d.dir, "config.json")
 	if err := os.WriteFile(cfgPath, bytes.ReplaceAll(cfgJSON, []byte("DEMO_ORIGIN"), []byte(d.BaseURL)), 0o600); err != nil {
@@ -178,6 +196,13 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 	}
 	for _, a := range Agents {
 		if err := d.Server.Creds.Set(ctx, a.ID, a.PIN, "Demo agent "+a.ID); err != nil {
+			d.Close()
+			return nil, err
+		}
+		if d.SIP == nil {
+			continue
+		}
+		if err := d.Server.Creds.SetSIP(ctx, a.ID, d.SIP.AgentAccount(a.ID)); err != nil {
 			d.Close()
 			return nil, err
 		}
@@ -240,6 +265,9 @@ func (d *Demo) Close() {
 	if d.Sandbox != nil {
 		d.Sandbox.Close()
 	}
+	if d.SIP != nil {
+		d.SIP.Kamailio.Stop()
+	}
 	if d.cleanup {
 		os.RemoveAll(d.dir)
 	}
@@ -264,6 +292,7 @@ func (d *Demo) routes() {
 	d.Server.Handle("POST /demo/api/calls", http.HandlerFunc(d.servePlaceCall))
 	d.Server.Handle("POST /demo/api/calls/{id}/hangup", http.HandlerFunc(d.serveHangup))
 	d.Server.Handle("GET /demo/api/agents/{id}/call", http.HandlerFunc(d.serveAgentCall))
+	d.Server.Handle("GET /demo/api/phone", http.HandlerFunc(d.servePhone))
 }
 
 func (d *Demo) serveSettings(w http.ResponseWriter, r *http.Request) {
@@ -274,6 +303,7 @@ func (d *Demo) serveSettings(w http.ResponseWriter, r *http.Request) {
 		"agents":    Agents,
 		"scenarios": d.scenarios(),
 		"telephony": d.Server.TelephonySource(),
+		"sip":       d.SIP.hostSettings(),
 		"fields": map[string]string{
 			"callDispositionField": cfg.Options.Fields.CallDispositionField,
 			"agentInteractionId":   cfg.Options.Fields.AgentInteractionID,
