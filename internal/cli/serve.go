@@ -67,16 +67,28 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080, or any free port when it is taken)")
 	dir := fs.String("dir", "", "keep the demo's config, store and sandbox CRM here (default: a temporary directory removed on exit)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	sip := fs.Bool("sip", false, "real SIP calls instead of the simulator: start Kamailio on loopback, give each agent's softphone a SIP account and serve a customer phone page that calls them (Debian: apt-get install kamailio kamailio-websocket-modules)")
+	sipPort := fs.Int("sip-port", 0, "Kamailio's WebSocket port on 127.0.0.1 with --sip (default: a free port)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	d, err := demo.Start(ctx, demo.Options{Listen: *listen, Dir: *dir, Log: newLogger(*logLevel, stderr)})
+	opts := demo.Options{Listen: *listen, Dir: *dir, Log: newLogger(*logLevel, stderr)}
+	if *sip {
+		opts.Telephony, opts.SIP.Port = "sip", *sipPort
+	}
+	d, err := demo.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "ctibridge demo:", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "ctibridge demo running at %s/demo/\n", d.BaseURL)
-	fmt.Fprintf(stdout, "  log in to the widget as agent %s with PIN %s, then place a call with the buttons.\n", demo.Agents[0].ID, demo.Agents[0].PIN)
+	if d.SIP != nil {
+		fmt.Fprintf(stdout, "  log in to the widget as agent %s with PIN %s: its softphone registers as SIP user %s.\n", demo.Agents[0].ID, demo.Agents[0].PIN, d.SIP.Agents[demo.Agents[0].ID].User)
+		fmt.Fprintf(stdout, "  then call the agent from the customer phone: %s/demo/phone.html\n", d.BaseURL)
+		fmt.Fprintf(stdout, "  Kamailio: %s (log %s)\n", d.SIP.Kamailio.WSURL(), d.SIP.Kamailio.LogPath())
+	} else {
+		fmt.Fprintf(stdout, "  log in to the widget as agent %s with PIN %s, then place a call with the buttons.\n", demo.Agents[0].ID, demo.Agents[0].PIN)
+	}
 	fmt.Fprintf(stdout, "  sandbox CRM Web API: %s/api/data/v9.2/   metrics: %s/metrics\n", d.BaseURL, d.BaseURL)
 	fmt.Fprintln(stdout, "  press Ctrl-C to stop.")
 	if err := d.Serve(ctx); err != nil {

@@ -18,6 +18,7 @@
 //   #current-call[data-interaction-id][data-phase=previewing|alerting|connected|wrapping]
 //     #current-call-text  #last-call (how the agent's last call ended: wrapped or skipped)
 //   #hangup  #demo-status
+//   #sip-phone > #phone-link (shown when the demo runs SIP calls: settings.sip)
 //   #entity-nav button[data-entity] (opens the entity's list)
 //   #activity-list tbody tr[data-kind=phonecall|task][data-state=open|completed|canceled][data-interaction-id][data-id]
 //     td[data-col=subject|number|state|wrapCode|regarding|interactionId]
@@ -28,7 +29,8 @@
 //   {entities: [{name, plural, key, columns, type}], agents: [{id, pin}],
 //    scenarios: the simulator's scenario names ("single", "several", "none", ...),
 //               placed with the #call-type choice, or {id, label, callType} objects,
-//    fields?: {callDispositionField, agentInteractionId}, customParams?}
+//    fields?: {callDispositionField, agentInteractionId}, customParams?,
+//    sip?: {phone, server, domain} when the calls come from the customer phone page}
 // Calls: POST /demo/api/calls {agentId, callType, scenario} → {interactionId, ...};
 //        POST /demo/api/calls/{interactionId}/hangup;
 //        GET /demo/api/agents/{agentId}/call → {call, last}, the simulator's
@@ -390,7 +392,14 @@ function renderControls() {
   buttons.replaceChildren(...scenarios.map((s) =>
     el("button", { type: "button", class: "secondary", dataset: { scenario: s.id, callType: s.callType }, text: s.callType ? `${s.label} (${s.callType})` : s.label,
       onclick: () => placeCall({ ...s, callType: s.callType || $("call-type").value }) })));
-  if (scenarios.length === 0) buttons.append(el("p", { class: "hint", text: "The demo server lists no call scenarios." }));
+  if (settings.sip) {
+    // Real SIP calls: the customer phone places them, the widget shows them.
+    $("tel-title").textContent = "SIP telephony";
+    $("sip-phone").hidden = false;
+    $("phone-link").href = settings.sip.phone;
+    for (const id of ["call-type", "call-buttons", "current-call", "hangup"]) $(id).hidden = true;
+    document.querySelector('label[for="call-type"]').hidden = true;
+  } else if (scenarios.length === 0) buttons.append(el("p", { class: "hint", text: "The demo server lists no call scenarios." }));
 
   $("entity-nav").replaceChildren(...(settings.entities || []).map((e) =>
     el("li", {}, el("button", { type: "button", class: "nav-item", dataset: { entity: e.name }, text: humanize(e.plural || e.name),
