@@ -76,6 +76,9 @@ var Scenarios = []Scenario{
 type Options struct {
 	// Listen is the address; "" tries 127.0.0.1:8080 then any free port.
 	Listen string
+	// Listener, if set, is used instead of Listen (tests wrap one to cut
+	// the browser's connections to the demo).
+	Listener net.Listener
 	// Dir keeps the demo's files (config, store, sandbox); "" uses a new
 	// temporary directory removed at the end.
 	Dir string
@@ -121,7 +124,10 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 		}
 		d.dir, d.cleanup = dir, true
 	}
-	ln, err := listen(opt.Listen)
+	ln, err := opt.Listener, error(nil)
+	if ln == nil {
+		ln, err = listen(opt.Listen)
+	}
 	if err != nil {
 		d.Close()
 		return nil, err
