@@ -38,7 +38,8 @@ type SIPUser struct {
 	Password string `json:"-"`
 }
 
-// CustomerUser is the SIP user of the customer phone page.
+// CustomerUser is the SIP user of the customer phone page, which every
+// number the agents dial rings.
 const CustomerUser = "customer"
 
 // phoneNumbers are the demo numbers the customer phone offers to call from
@@ -53,7 +54,9 @@ func startSIP(ctx context.Context, dir string, opt SIPOptions) (*SIP, error) {
 		s.Agents[a.ID] = u
 		users[u.User] = u.Password
 	}
-	k, err := kamailio.Start(ctx, kamailio.Options{Dir: dir, Host: "127.0.0.1", Port: opt.Port, Users: users, Binary: opt.Binary})
+	// The customer phone stands in for the phone network: the agents'
+	// click-to-dial of any number rings it.
+	k, err := kamailio.Start(ctx, kamailio.Options{Dir: dir, Host: "127.0.0.1", Port: opt.Port, Users: users, NumbersTo: CustomerUser, Binary: opt.Binary})
 	if err != nil {
 		return nil, fmt.Errorf("SIP demo: %w", err)
 	}

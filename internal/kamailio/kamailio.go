@@ -78,6 +78,10 @@ type Options struct {
 	// local users are then challenged and a wrong password is refused with
 	// 403; without users anybody may register and call.
 	Users map[string]string
+	// NumbersTo is a SIP user that calls to phone numbers ring when no
+	// user of that number is registered: a stand-in for a trunk to the
+	// phone network (the demo's customer phone). "" refuses them (404).
+	NumbersTo string
 	// Binary is the kamailio binary (default: Find).
 	Binary string
 }
@@ -146,6 +150,12 @@ func Start(ctx context.Context, opt Options) (*Kamailio, error) {
 		"-m", "64", "-M", "8",
 		"-A", "LISTEN=tcp:" + net.JoinHostPort(opt.Host, strconv.Itoa(opt.Port)),
 		"-A", `DOMAIN="` + opt.Domain + `"`,
+	}
+	if opt.NumbersTo != "" {
+		if !validUser(opt.NumbersTo) {
+			return nil, fmt.Errorf("kamailio: NumbersTo %q: use letters, digits and . _ ~ + -", opt.NumbersTo)
+		}
+		args = append(args, "-A", `NUMBERS_TO="`+opt.NumbersTo+`"`)
 	}
 	if len(opt.Users) > 0 {
 		dbDir := filepath.Join(opt.Dir, "users-db")

@@ -32,7 +32,13 @@ func binary(t *testing.T) string {
 
 func start(t *testing.T, users map[string]string) *Kamailio {
 	t.Helper()
-	k, err := Start(t.Context(), Options{Dir: t.TempDir(), Users: users, Binary: binary(t)})
+	return startWith(t, Options{Users: users})
+}
+
+func startWith(t *testing.T, opt Options) *Kamailio {
+	t.Helper()
+	opt.Dir, opt.Binary = t.TempDir(), binary(t)
+	k, err := Start(t.Context(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,4 +355,33 @@ func (m *sipMsg) header(name string) string {
 		}
 	}
 	return ""
+}
+
+func TestNumbersRingTheStandInOfThePhoneNetwork(t *testing.T) {
+	k := startWith(t, Options{Users: map[string]string{"1001": "pw-1001", "customer": "pw-c"}, NumbersTo: "customer"})
+	agent, customer := dialSIP(t, k, "1001"), dialSIP(t, k, "customer")
+	for _, c := range []struct {
+		c  *sipClient
+		pw string
+	}{{agent, "pw-1001"}, {customer, "pw-c"}} {
+		if r := c.c.register(c.pw); r.status != 200 {
+			t.Fatalf("%s REGISTER = %d %s", c.c.user, r.status, r.reason)
+		}
+	}
+	// A number goes to the customer; a name that is not registered is 404.
+	r := agent.request("INVITE", "sip:0299990000@"+k.Domain(), nil)
+	agent.sendAuthorized("INVITE", "sip:0299990000@"+k.Domain(), "pw-1001", r, nil)
+	in := customer.recv()
+	if in.method != "INVITE" || !strings.Contains(in.header("To"), "0299990000") {
+		t.Fatalf("the customer received %q (To %q), want the INVITE to 0299990000", in.start, in.header("To"))
+	}
+	customer.reply(in, "486 Busy Here")
+	if r := agent.recvFinal(); r.status != 486 {
+		t.Errorf("the agent got %d %s, want the customer's 486", r.status, r.reason)
+	}
+	r = agent.request("INVITE", "sip:sales@"+k.Domain(), nil)
+	agent.sendAuthorized("INVITE", "sip:sales@"+k.Domain(), "pw-1001", r, nil)
+	if r := agent.recvFinal(); r.status != 404 {
+		t.Errorf("INVITE to an unregistered name = %d %s, want 404", r.status, r.reason)
+	}
 }
