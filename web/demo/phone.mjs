@@ -16,6 +16,8 @@
 //   body[data-state=idle|registering|registered|calling|ringing|connected|ended]
 //       [data-registration=unregistered|registering|registered|failed]
 //       [data-call-direction=outgoing|incoming] [data-confirmed=true]
+//       [data-remote] (the other party's SIP user) [data-dialled] (the user
+//       an incoming call was for: To, e.g. the number the agent dialled)
 //       [data-end-cause] [data-end-originator=local|remote|system]
 //       [data-ended-by=bye|cancel|reply|local|...] [data-end-status=SIP status]
 //       [data-bytes-received]
@@ -238,8 +240,10 @@ async function main() {
   function follow(s, direction, request) {
     session = s;
     lastBytes = { received: 0, sent: 0 };
-    for (const k of ["confirmed", "endCause", "endOriginator", "endedBy", "endStatus"]) delete body.dataset[k];
+    for (const k of ["confirmed", "endCause", "endOriginator", "endedBy", "endStatus", "dialled"]) delete body.dataset[k];
     body.dataset.callDirection = direction;
+    body.dataset.remote = direction === "outgoing" ? s.remote_identity.uri.user : request.from.uri.user;
+    if (direction === "incoming") body.dataset.dialled = request.to.uri.user;
     body.dataset.bytesReceived = "0";
     $("bytes-received").textContent = "0";
     const other = direction === "outgoing" ? s.remote_identity.uri.user : request.from.uri.user + (request.from.display_name ? ` (${request.from.display_name})` : "");
