@@ -93,3 +93,20 @@ func TestPopNamesTheBadEventField(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 1 naming interaction.callType", code, stderr)
 	}
 }
+
+func TestValidateSaysWhereCallsComeFrom(t *testing.T) {
+	dir := t.TempDir()
+	sip := filepath.Join(dir, "sip.json")
+	os.WriteFile(sip, []byte(`{"telephony": {"source": "sip", "sip": {"server": "wss://pbx.example.com/ws", "domain": "pbx.example.com"}}}`), 0o600)
+	tests := []struct{ file, want string }{
+		{"../../testdata/reference/full.json", "telephony: ipscape, as the scripts load ipSCAPE's integration bundle"},
+		{"../../testdata/sample.json", "telephony: not named, so the server's --telephony setting (default webhook)"},
+		{sip, "telephony: sip)"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := run("validate", tt.file)
+		if code != 0 || !strings.Contains(stdout, tt.want) {
+			t.Errorf("validate %s = %d, output lacks %q:\n%s%s", tt.file, code, tt.want, stdout, stderr)
+		}
+	}
+}

@@ -40,7 +40,18 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
 	}
-	fmt.Fprintf(stdout, "%s: OK (%d screen-pop rule(s) plus default: %t; %d entit(ies))\n",
-		path, len(cfg.ScreenPop.Rules), cfg.ScreenPop.Default != nil, len(cfg.Entities))
+	fmt.Fprintf(stdout, "%s: OK (%d screen-pop rule(s) plus default: %t; %d entit(ies); telephony: %s)\n",
+		path, len(cfg.ScreenPop.Rules), cfg.ScreenPop.Default != nil, len(cfg.Entities), sourceSummary(cfg))
 	return 0
+}
+
+// sourceSummary says where the config's calls come from, and why.
+func sourceSummary(cfg *config.Config) string {
+	switch {
+	case cfg.Telephony.Source != "":
+		return cfg.Telephony.Source
+	case cfg.EffectiveSource() != "":
+		return cfg.EffectiveSource() + ", as the scripts load ipSCAPE's integration bundle"
+	}
+	return "not named, so the server's --telephony setting (default webhook)"
 }
