@@ -13,6 +13,7 @@ package netns
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -81,7 +82,7 @@ func (e *unsupportedError) Error() string {
 // added to the child's environment.
 func runChild(t *testing.T, name string, env []string) (string, error) {
 	t.Helper()
-	args := []string{"-test.run=" + runPattern(name), "-test.count=1", "-test.v=true"}
+	args := []string{"-test.run=" + childPattern(name), "-test.count=1", "-test.v=true"}
 	if deadline, ok := t.Deadline(); ok {
 		// The child's own timeout panics with its goroutines, a better
 		// report than the parent's; the margin lets the parent report it.
@@ -124,6 +125,22 @@ func runPattern(name string) string {
 		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
 	}
 	return strings.Join(parts, "/")
+}
+
+// childPattern is runPattern(name), followed by the subtest levels of this
+// run's own -test.run pattern below name's level, so that
+// -run 'TestX/inbound' runs only that subtest of TestX in the namespace.
+func childPattern(name string) string {
+	p := runPattern(name)
+	f := flag.Lookup("test.run")
+	if f == nil {
+		return p
+	}
+	levels := strings.Split(f.Value.String(), "/")
+	if depth := len(strings.Split(name, "/")); len(levels) > depth {
+		p += "/" + strings.Join(levels[depth:], "/")
+	}
+	return p
 }
 
 // loopbackOnly brings lo up and checks that it is the only interface.
