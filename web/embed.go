@@ -35,13 +35,15 @@ import (
 // (widget/..., cif/..., demo/...). Tests of the JavaScript are not embedded.
 //
 //go:embed widget/index.html widget/widget.js widget/core.mjs widget/widget.css widget/cifinit.js
-//go:embed widget/providers/ipscape.mjs
+//go:embed widget/providers/ipscape.mjs widget/providers/sip.mjs widget/providers/sipmap.mjs
+//go:embed widget/softphone.mjs widget/softphone.css
 //go:embed cif/msdyn_ciLibrary.js
 //go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css demo/phone.html demo/phone.mjs
 var Assets embed.FS
 
 //go:embed widget/widget.js widget/core.mjs widget/widget.css widget/cifinit.js
-//go:embed widget/providers/ipscape.mjs
+//go:embed widget/providers/ipscape.mjs widget/providers/sip.mjs widget/providers/sipmap.mjs
+//go:embed widget/softphone.mjs widget/softphone.css
 var widgetStatic embed.FS
 
 //go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css demo/phone.html demo/phone.mjs

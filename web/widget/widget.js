@@ -61,6 +61,9 @@ let events = new core.EventOutbox();
 let nextEventRef = 1;
 let eventRetryTimer = null;
 let relationsKey = "";
+// providerRun counts provider starts and stops, so a start that awaited
+// (the module, the softphone lock) knows whether it is still wanted.
+let providerRun = 0;
 
 const cifReady = core
   .waitForCIF(window, { initDone: () => window.__ctibridgeCIFInitDone === true })
@@ -647,9 +650,33 @@ function saveEvents() {
   }
 }
 
-// emitEvent takes one event from the provider: it is stored, sent, and sent
-// again after a reconnect until the server acknowledges it.
+// How long a call another device answered waits before the widget reports
+// it failed here: long enough for that device's own callStarted to reach the
+// server first when the device is this agent's (another browser).
+const ELSEWHERE_GRACE_MS = 2000;
+
+// emitEvent takes one event from the provider. A call that another device
+// answered is held back briefly, then dropped if the server shows that call
+// connected (the agent answered it on another of its devices), and reported
+// failed otherwise (a colleague answered it), so the ringing does not stay
+// open here. Every other event goes out at once.
 function emitEvent(event) {
+  const ix = event && event.interaction && event.interaction.agentInteractionId;
+  if (event && event.type === "callFailed" && event.interaction && event.interaction.activity &&
+      event.interaction.activity.dialStatusName === "Answered elsewhere") {
+    setTimeout(() => {
+      const call = session.call;
+      if (call && call.interactionId === ix && ["connected", "ended", "wrapped"].includes(call.state)) return;
+      queueEvent(event);
+    }, ELSEWHERE_GRACE_MS);
+    return;
+  }
+  queueEvent(event);
+}
+
+// queueEvent stores the event, sends it, and sends it again after a
+// reconnect until the server acknowledges it.
+function queueEvent(event) {
   let dropped;
   try {
     dropped = events.add(event);
@@ -686,10 +713,12 @@ function eventReply(msg) {
 
 async function startProvider(telephony) {
   const source = core.browserSource(telephony);
-  if (!source || (provider && providerSource === source)) return;
+  // A hello after a reconnect finds the provider started, or starting.
+  if (!source || providerSource === source) return;
   stopProvider();
   const s = loadSession();
   if (!s) return;
+  const run = ++providerRun;
   providerSource = source;
   providerStatus = { status: "starting", text: source === "sip" ? "Softphone: registering…" : "ipSCAPE adaptor: connecting…" };
   render();
@@ -715,7 +744,8 @@ async function startProvider(telephony) {
     render();
     return;
   }
-  if (providerSource !== source) return; // logged out meanwhile
+  if (run !== providerRun) return; // logged out meanwhile
+  if (source === "sip" && !(await holdSoftphone(s.agentId, run))) return;
   provider = p;
   if (source === "sip") {
     try {
@@ -735,7 +765,49 @@ async function startProvider(telephony) {
   render();
 }
 
+// holdSoftphone makes this tab the agent's one softphone in this browser
+// (Web Locks): two tabs registered for one agent would both ring, and the
+// one not answering would report the call failed. A second tab waits,
+// saying so, and takes over when the first closes. It reports false when
+// the provider was stopped meanwhile.
+let releaseSoftphone = null;
+async function holdSoftphone(agentId, run) {
+  const locks = navigator.locks;
+  if (!locks) return true;
+  const name = `ctibridge.softphone.${agentId}`;
+  const hold = (options) =>
+    new Promise((resolve) => {
+      locks
+        .request(name, options, (lock) => {
+          if (!lock) {
+            resolve(false);
+            return undefined;
+          }
+          return new Promise((release) => {
+            releaseSoftphone = release;
+            resolve(true);
+          });
+        })
+        .catch(() => resolve(true));
+    });
+  if (await hold({ ifAvailable: true })) return true;
+  providerStatus = { status: "starting", text: "The softphone is open in another tab of this browser: calls ring there. This tab takes over when that one closes." };
+  render();
+  await hold({});
+  if (run !== providerRun) {
+    if (releaseSoftphone) releaseSoftphone();
+    releaseSoftphone = null;
+    return false;
+  }
+  return true;
+}
+
 function stopProvider() {
+  providerRun++;
+  if (releaseSoftphone) {
+    releaseSoftphone();
+    releaseSoftphone = null;
+  }
   const p = provider;
   provider = null;
   providerSource = "";

@@ -576,7 +576,9 @@ class SipProvider {
       kind === "failed" && e.originator === "remote" && e.cause === sipmap.Causes.CANCELED && sipmap.answeredElsewhere(msg);
     const failedBeforeConnect = kind === "failed" && !call.track.started;
     const code = msg.statusCode;
-    const reason = failedBeforeConnect
+    const reason = elsewhere
+      ? sipmap.ANSWERED_ELSEWHERE
+      : failedBeforeConnect
       ? sipmap.failureReason({ direction: call.direction, cause: e.cause, originator: e.originator, statusCode: code, agentAction: call.agentAction })
       : "";
     const reached = call.reached || code > 0;
@@ -598,7 +600,7 @@ class SipProvider {
       direction: call.direction,
       state: failedBeforeConnect ? "failed" : "ended",
       remote: { ...call.remote },
-      reason: elsewhere ? "Answered elsewhere" : reason,
+      reason,
       detail,
       startedAt: call.startedAt,
       endedAt: new Date(this.now()).toISOString(),

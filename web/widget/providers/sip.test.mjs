@@ -501,12 +501,13 @@ describe("incoming calls", () => {
     await t.provider.stop();
   });
 
-  test("answered elsewhere: the CANCEL emits nothing", async () => {
+  test("answered elsewhere: the CANCEL fails the call here, saying why", async () => {
     const t = await registered();
     const s = t.ua().invite({ headers: HEADERS });
     assert.deepEqual(types(t.events), ["callAlerting"]);
     s.cancelled('SIP ;cause=200 ;text="Call completed elsewhere"');
-    assert.deepEqual(types(t.events), ["callAlerting"], "nothing after the ringing");
+    assert.deepEqual(types(t.events), ["callAlerting", "callFailed"]);
+    assert.equal(t.events[1].interaction.activity.dialStatusName, "Answered elsewhere");
     const st = t.provider.status();
     assert.equal(st.call, null);
     assert.equal(st.last.reason, "Answered elsewhere");

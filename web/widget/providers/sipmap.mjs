@@ -371,6 +371,10 @@ export function outgoingInteraction(view, opts = {}) {
   };
 }
 
+/** The callFailed reason (activity.dialStatusName) of a call another device
+ * answered: the widget knows it by this text. */
+export const ANSWERED_ELSEWHERE = "Answered elsewhere";
+
 /** Event types a SIP session produces. */
 export const EventType = Object.freeze({
   ALERTING: "callAlerting",
@@ -388,7 +392,11 @@ export const EventType = Object.freeze({
  *   {kind: "ended"}      hung up after connecting
  * A failure after connecting is a hang-up. Before connecting it is a
  * callFailed, except:
- *  - elsewhere: a fork CANCELled because another device answered emits nothing;
+ *  - elsewhere: a fork CANCELled because another device answered is a
+ *    callFailed like any other ("Answered elsewhere", ANSWERED_ELSEWHERE),
+ *    so the agent's ringing call does not stay open for ever; the widget
+ *    holds it back when that other device was the agent's own (the server
+ *    shows the call connected);
  *  - reached false: an outgoing call that never left the browser (the
  *    microphone was refused, WebRTC failed) is no interaction at all;
  *  - announce false: a call that never rang here (declined because the
@@ -427,7 +435,7 @@ export function advance(track, happening) {
         events.push(EventType.HANGUP);
         break;
       }
-      if (happening.elsewhere || happening.reached === false) break;
+      if (happening.reached === false) break;
       if (happening.announce !== false) alert();
       events.push(EventType.FAILED);
       break;

@@ -223,7 +223,7 @@ describe("advance: the events of a session's lifecycle", () => {
   const cases = [
     { name: "inbound answered, remote BYE", steps: [{ kind: "alerting" }, { kind: "started" }, { kind: "started" }, { kind: "ended" }], want: ["callAlerting", "callStarted", "callHangup"] },
     { name: "declined", steps: [{ kind: "alerting" }, { kind: "failed", reached: true }], want: ["callAlerting", "callFailed"] },
-    { name: "answered elsewhere", steps: [{ kind: "alerting" }, { kind: "failed", elsewhere: true, reached: true }], want: ["callAlerting"] },
+    { name: "answered elsewhere", steps: [{ kind: "alerting" }, { kind: "failed", elsewhere: true, reached: true }], want: ["callAlerting", "callFailed"] },
     { name: "failure after connecting is a hang-up", steps: [{ kind: "alerting" }, { kind: "started" }, { kind: "failed", reached: true }], want: ["callAlerting", "callStarted", "callHangup"] },
     { name: "outgoing never left the browser", steps: [{ kind: "failed", reached: false }], want: [] },
     { name: "outgoing refused before ringing announces itself", steps: [{ kind: "failed", reached: true }], want: ["callAlerting", "callFailed"] },
