@@ -11,5 +11,12 @@
 // at each step (by default they go to the test's temporary directory); the
 // happy path also writes demo.png there, the README's picture of the demo.
 //
+// The SIP tests (sip_test.go) make real calls between the widget's softphone
+// and a customer phone page through a real Kamailio: they also need Kamailio
+// (Debian: kamailio kamailio-websocket-modules; CTIBRIDGE_KAMAILIO names the
+// binary) and a network namespace with only loopback (internal/netns: root,
+// or unprivileged user namespaces), and skip without them except under CI.
+// -run 'TestSIPCalls/inbound' runs one call, in its own namespace.
+//
 //	go test -race ./e2e/
 package e2e
