@@ -72,7 +72,7 @@ func benchmarkHandler(b *testing.B, pool *signedPool, eventsPerRequest int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w.current = &webhookRun{sink: nopSink{}, ctx: context.Background()}
+	w.runs.current = &run{sink: nopSink{}, ctx: context.Background()}
 	rw := &discardWriter{header: http.Header{}}
 	b.SetBytes(int64(len(pool.bodies[0])))
 	b.ReportAllocs()

@@ -43,8 +43,9 @@ type Browser struct {
 	source string
 	now    func() time.Time
 
+	runs runSlot
+
 	mu       sync.Mutex
-	current  *webhookRun // reused: a sink, the Run's context and its in-flight count
 	limiters map[string]*rate.Limiter
 }
 
@@ -60,11 +61,7 @@ func NewBrowser(source string, now func() time.Time) *Browser {
 func (b *Browser) Name() string { return b.source }
 
 // Running reports whether Run is in progress, i.e. events are accepted.
-func (b *Browser) Running() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.current != nil
-}
+func (b *Browser) Running() bool { return b.runs.running() }
 
 // Run delivers the events widgets report to sink until ctx ends, then waits
 // for deliveries in progress.
@@ -75,22 +72,7 @@ func (b *Browser) Run(ctx context.Context, sink Sink) error {
 	if _, ok := sink.(AgentEventSink); !ok {
 		return errors.New("browser telephony: the sink must take agents' own events (HandleEventFor)")
 	}
-	run := &webhookRun{sink: sink, ctx: ctx}
-	b.mu.Lock()
-	if b.current != nil {
-		b.mu.Unlock()
-		return errors.New("browser telephony: already running; one Run at a time")
-	}
-	b.current = run
-	b.mu.Unlock()
-
-	<-ctx.Done()
-
-	b.mu.Lock()
-	b.current = nil
-	b.mu.Unlock()
-	run.inflight.Wait()
-	return nil
+	return b.runs.serve(ctx, sink, "browser telephony")
 }
 
 // Dial returns ErrNotSupported: the agent's browser places the call.
@@ -151,12 +133,7 @@ func (b *Browser) HandleWidgetEvent(ctx context.Context, agentID string, raw jso
 	if !b.limiter(agentID).Allow() {
 		return ErrTooManyEvents
 	}
-	b.mu.Lock()
-	run := b.current
-	if run != nil {
-		run.inflight.Add(1)
-	}
-	b.mu.Unlock()
+	run := b.runs.acquire()
 	if run == nil {
 		return errNotRunning
 	}

@@ -33,7 +33,7 @@ func FuzzWebhookBody(f *testing.F) {
 		f.Fatal(err)
 	}
 	sink := &stateSink{}
-	w.current = &webhookRun{sink: sink, ctx: f.Context()}
+	w.runs.current = &run{sink: sink, ctx: f.Context()}
 	f.Fuzz(func(t *testing.T, body string) {
 		// Each input is a new request to the same handler; a fresh replay
 		// memory keeps a repeated input from being a replay.

@@ -10,6 +10,8 @@ package telephony
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/interaction"
@@ -71,3 +73,58 @@ var ErrUnavailable = errors.New("telephony: temporarily unavailable")
 // ErrNotRunning is returned by commands given to a provider whose Run is not
 // in progress.
 var ErrNotRunning = errors.New("telephony: provider is not running")
+
+// run is one Run in progress of a provider whose events arrive from
+// outside, as requests (Webhook) or widget messages (Browser).
+type run struct {
+	sink Sink
+	ctx  context.Context
+	// inflight counts deliveries to sink in progress; Run waits for them
+	// so nothing calls the sink after Run returns.
+	inflight sync.WaitGroup
+}
+
+// runSlot holds such a provider's Run in progress, if any.
+type runSlot struct {
+	mu      sync.Mutex
+	current *run // nil when Run is not in progress
+}
+
+// serve is the provider's Run: deliveries may acquire the run until ctx
+// ends, and serve returns once those in progress have finished.
+func (s *runSlot) serve(ctx context.Context, sink Sink, provider string) error {
+	r := &run{sink: sink, ctx: ctx}
+	s.mu.Lock()
+	if s.current != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%s: already running; one Run at a time", provider)
+	}
+	s.current = r
+	s.mu.Unlock()
+
+	<-ctx.Done()
+
+	s.mu.Lock()
+	s.current = nil
+	s.mu.Unlock()
+	r.inflight.Wait()
+	return nil
+}
+
+// running reports whether Run is in progress.
+func (s *runSlot) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current != nil
+}
+
+// acquire returns the Run in progress, or nil, counting the caller as in
+// flight until it calls r.inflight.Done.
+func (s *runSlot) acquire() *run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current != nil {
+		s.current.inflight.Add(1)
+	}
+	return s.current
+}

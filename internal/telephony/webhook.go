@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/interaction"
@@ -71,18 +70,7 @@ type Webhook struct {
 	outboundURL string
 	client      *http.Client
 	replay      *replayMemory
-
-	mu      sync.Mutex
-	current *webhookRun // nil when Run is not in progress
-}
-
-// webhookRun is one Run in progress.
-type webhookRun struct {
-	sink Sink
-	ctx  context.Context
-	// inflight counts requests delivering to sink; Run waits for them so
-	// nothing calls the sink after Run returns.
-	inflight sync.WaitGroup
+	runs        runSlot
 }
 
 // NewWebhook checks the options and returns a webhook provider.
@@ -138,48 +126,17 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 func (w *Webhook) Name() string { return "webhook" }
 
 // Running reports whether Run is in progress, i.e. events are accepted.
-func (w *Webhook) Running() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.current != nil
-}
+func (w *Webhook) Running() bool { return w.runs.running() }
 
 // Run delivers the events of incoming requests to sink until ctx ends; while
 // it is not running, requests are answered 503. It returns once requests in
 // progress have finished with the sink: their deliveries are cancelled when
 // ctx ends.
-
 func (w *Webhook) Run(ctx context.Context, sink Sink) error {
 	if sink == nil {
 		return errors.New("webhook: Run needs a sink")
 	}
-	run := &webhookRun{sink: sink, ctx: ctx}
-	w.mu.Lock()
-	if w.current != nil {
-		w.mu.Unlock()
-		return errors.New("webhook: already running; one Run at a time")
-	}
-	w.current = run
-	w.mu.Unlock()
-
-	<-ctx.Done()
-
-	w.mu.Lock()
-	w.current = nil
-	w.mu.Unlock()
-	run.inflight.Wait()
-	return nil
-}
-
-// acquire returns the Run in progress, counting the caller as in flight
-// until it calls run.inflight.Done.
-func (w *Webhook) acquire() *webhookRun {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.current != nil {
-		w.current.inflight.Add(1)
-	}
-	return w.current
+	return w.runs.serve(ctx, sink, "webhook")
 }
 
 // apiError is an error response: a stable code for programs, a message for
@@ -281,7 +238,7 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) (accepted int, 
 		return -1, unauthorized(codeInvalidSignature, "the signature does not match the body: sign the exact bytes sent, as HMAC-SHA256(secret, timestamp + \".\" + body) in hex, with the shared secret")
 	}
 
-	run := w.acquire()
+	run := w.runs.acquire()
 	if run == nil {
 		return -1, &apiError{status: http.StatusServiceUnavailable, code: codeNotRunning, message: "ctibridge is not accepting events right now (starting or stopping): retry shortly", retryAfter: time.Second}
 	}
@@ -450,7 +407,7 @@ func decodeAgentState(raw []byte, now func() time.Time) (*AgentStateChange, *int
 // refusal: the items before it stay delivered (accepted says how many), so
 // the sender can resend the rest, or the whole batch, since events are
 // deduplicated by id. Deliveries are cancelled if the request or Run ends.
-func (w *Webhook) deliver(reqCtx context.Context, run *webhookRun, items []delivery, batch bool) (accepted int, _ *apiError) {
+func (w *Webhook) deliver(reqCtx context.Context, run *run, items []delivery, batch bool) (accepted int, _ *apiError) {
 	ctx, cancel := context.WithCancel(reqCtx)
 	defer cancel()
 	stop := context.AfterFunc(run.ctx, cancel)

@@ -101,10 +101,7 @@ func startWebhook(t *testing.T, opts WebhookOptions, sink Sink) *Webhook {
 
 func waitRunning(w *Webhook) {
 	for {
-		w.mu.Lock()
-		running := w.current != nil
-		w.mu.Unlock()
-		if running {
+		if w.Running() {
 			return
 		}
 		runtime.Gosched()
