@@ -760,7 +760,9 @@ async function startProvider(telephony) {
     await provider.start();
     providerStatus = { status: "ready", text: "" };
   } catch (err) {
-    providerStatus = { status: "failed", text: err.message || String(err) };
+    // The softphone panel shows its own failures (a refused registration,
+    // with Register again); said twice they would crowd the panel.
+    providerStatus = { status: "failed", text: softphone ? "" : err.message || String(err) };
   }
   render();
 }
