@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 
@@ -62,6 +63,16 @@ var memoryDatabases atomic.Int64
 // Open opens (creating if needed) the database at path and migrates it.
 // path "" opens a private in-memory database, for tests.
 func Open(ctx context.Context, path string) (*sql.DB, error) {
+	if path != "" {
+		// The store holds agents' credentials (PIN hashes, SIP passwords):
+		// a new one is readable by its owner only. SQLite gives its -wal
+		// and -shm files the database file's permissions.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open store %q: %w", path, err)
+		}
+		f.Close()
+	}
 	dsn := "file:" + url.PathEscape(path)
 	if path == "" {
 		// A named shared-cache memory database so every pooled connection

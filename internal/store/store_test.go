@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -68,5 +69,21 @@ func TestInMemoryStoresAreSeparate(t *testing.T) {
 	b.QueryRowContext(ctx, `SELECT count(*) FROM agents`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("second in-memory store sees %d agents of the first", n)
+	}
+}
+
+func TestOpenCreatesAStoreOnlyItsOwnerCanRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctibridge.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("a new store has mode %v, want -rw------- (it holds agents' credentials)", perm)
 	}
 }
