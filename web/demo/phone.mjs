@@ -1,7 +1,9 @@
 // phone.mjs: the customer's phone (phone.html), a SIP user agent built on
 // JsSIP (/vendor/jssip/jssip.min.mjs). It registers as a customer account,
 // calls an agent's SIP user with optional PBX headers, answers or declines
-// the agent's calls, and reports the audio it receives.
+// the agent's calls, and reports the audio it receives. Like a desk phone, it
+// follows a blind transfer: a REFER from the other party is accepted at once
+// and the phone calls the transfer target, which becomes its call.
 //
 // Settings come from the query string, else from GET /demo/api/phone (the
 // demo with --sip), else from the form:
@@ -20,13 +22,21 @@
 //       an incoming call was for: To, e.g. the number the agent dialled)
 //       [data-end-cause] [data-end-originator=local|remote|system]
 //       [data-ended-by=bye|cancel|reply|local|...] [data-end-status=SIP status]
-//       [data-bytes-received]
+//       [data-bytes-received] [data-audio-direction] (the audio transceiver's
+//       negotiated direction: sendrecv, or recvonly while the other party
+//       holds the call)
 //   #status (registration; the reason when refused)  #call-status
 //   #account (#server #domain #user #password #name #register)
 //   #dial (#target #cli #interaction-id #queue #campaign #call)
 //   #answer #decline #hangup #bytes-received #log
 // window.phone: {call(options), answer(), decline(), hangup(), stats(),
-//   register(settings), state(), log}: the same actions as the buttons.
+//   register(settings), state(), log, observed}: the same actions as the
+//   buttons. stats() resolves to the call's audio so far: {received, sent
+//   (bytes), energy (audioEnergy)}. observed is what the other party did in the current call:
+//   {held (the call is on hold now), holds, unholds (counts of the other
+//   party's hold and resume re-INVITEs), dtmf (tones received as SIP INFO),
+//   referredTo, referredBy (set on the call a transfer started: the REFER's
+//   target and who sent it)}.
 
 // Header names of the PBX fields, as ctibridge's config has them by default
 // (telephony.sip.headers).
@@ -97,6 +107,17 @@ export function audioBytes(report) {
   return { received, sent };
 }
 
+// audioEnergy sums the energy of the audio received in a getStats report
+// (inbound-rtp totalAudioEnergy): it grows while the other party sends
+// sound and stays put while it sends silence (muted, or holding the call).
+export function audioEnergy(report) {
+  let energy = 0;
+  for (const s of report.values()) {
+    if (s.type === "inbound-rtp" && (s.kind === "audio" || s.mediaType === "audio")) energy += s.totalAudioEnergy || 0;
+  }
+  return energy;
+}
+
 // endInfo describes how a JsSIP session ended or failed: its cause, who
 // ended it, and by which message (a remote BYE, CANCEL, a final reply).
 export function endInfo(e) {
@@ -121,6 +142,11 @@ export function registrationReason(e) {
   return (e && e.cause) || "no answer from the SIP server";
 }
 
+// newObserved is what a call has seen of the other party so far: nothing.
+export function newObserved() {
+  return { held: false, holds: 0, unholds: 0, dtmf: [], referredTo: "", referredBy: "" };
+}
+
 // The page itself runs only in a browser with phone.html loaded.
 if (typeof document !== "undefined" && document.getElementById("dial")) {
   main().catch((err) => {
@@ -138,7 +164,9 @@ async function main() {
   let ua = null;
   let session = null;
   let statsTimer = null;
-  let lastBytes = { received: 0, sent: 0 };
+  let lastBytes = { received: 0, sent: 0, energy: 0 };
+  // Each call gets a record of its own (follow), which its handlers fill.
+  let observed = newObserved();
   let settings = phoneSettings(location.search);
 
   const note = (text) => {
@@ -239,8 +267,11 @@ async function main() {
 
   function follow(s, direction, request) {
     session = s;
-    lastBytes = { received: 0, sent: 0 };
-    for (const k of ["confirmed", "endCause", "endOriginator", "endedBy", "endStatus", "dialled"]) delete body.dataset[k];
+    lastBytes = { received: 0, sent: 0, energy: 0 };
+    // This call's handlers write to this call's record, never a later one's.
+    const seen = (observed = newObserved());
+    window.phone.observed = seen;
+    for (const k of ["confirmed", "endCause", "endOriginator", "endedBy", "endStatus", "dialled", "audioDirection"]) delete body.dataset[k];
     body.dataset.callDirection = direction;
     body.dataset.remote = direction === "outgoing" ? s.remote_identity.uri.user : request.from.uri.user;
     if (direction === "incoming") body.dataset.dialled = request.to.uri.user;
@@ -259,15 +290,44 @@ async function main() {
     s.on("peerconnection", (e) => watchTracks(e.peerconnection));
     s.on("progress", (e) => note(`progress ${e.response ? e.response.status_code : ""}`.trim()));
     s.on("accepted", () => note("accepted"));
+    s.on("hold", (e) => {
+      note(`held by the ${e.originator === "remote" ? "other party" : "phone"}`);
+      if (e.originator !== "remote") return;
+      seen.held = true;
+      seen.holds++;
+    });
+    s.on("unhold", (e) => {
+      note(`resumed by the ${e.originator === "remote" ? "other party" : "phone"}`);
+      if (e.originator !== "remote") return;
+      seen.held = false;
+      seen.unholds++;
+    });
+    s.on("newDTMF", (e) => {
+      if (e.originator !== "remote") return;
+      note(`DTMF ${e.dtmf.tone} (SIP INFO)`);
+      seen.dtmf.push(e.dtmf.tone);
+    });
+    // A blind transfer: the new call (newRTCSession, followed like any
+    // call) takes the page over; this one ends when the transferor hangs up.
+    s.on("refer", (e) => {
+      const target = e.request.refer_to.uri;
+      const by = e.request.from.uri.user;
+      note(`transferred by ${by} to ${target}`);
+      e.accept(undefined, media);
+      if (session !== s) Object.assign(observed, { referredTo: target.user || target.toString(), referredBy: by });
+    });
     s.on("confirmed", () => {
       note("confirmed");
       body.dataset.confirmed = "true";
       setState("connected", `Connected with ${other}`);
+      clearInterval(statsTimer);
       statsTimer = setInterval(stats, 500);
     });
     const end = (kind) => (e) => {
       const info = endInfo(e);
       note(`${kind}: ${info.cause} (${info.originator}${info.status ? ", " + info.status : ""}, by ${info.by})`);
+      // The call a transfer started is the page's call now.
+      if (session && session !== s) return;
       clearInterval(statsTimer);
       Object.assign(body.dataset, { endCause: info.cause, endOriginator: info.originator, endedBy: info.by, endStatus: info.status });
       if (session === s) session = null;
@@ -282,11 +342,14 @@ async function main() {
     const pc = session && session.connection;
     if (!pc) return lastBytes;
     try {
-      lastBytes = audioBytes(await pc.getStats());
+      const report = await pc.getStats();
+      lastBytes = { ...audioBytes(report), energy: audioEnergy(report) };
     } catch {
       return lastBytes;
     }
     body.dataset.bytesReceived = String(lastBytes.received);
+    const audio = pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === "audio");
+    body.dataset.audioDirection = (audio && audio.currentDirection) || "";
     $("bytes-received").textContent = String(lastBytes.received);
     return lastBytes;
   }
@@ -340,7 +403,7 @@ async function main() {
   $("hangup").addEventListener("click", act(hangup));
   addEventListener("pagehide", () => ua && ua.stop());
 
-  window.phone = { call, answer, decline, hangup, stats, register, state: () => ({ ...body.dataset }), log };
+  window.phone = { call, answer, decline, hangup, stats, register, state: () => ({ ...body.dataset }), log, observed };
   if (settings.server && settings.user) register({});
   else setRegistration("unregistered", "Fill in the account and press Register");
 }

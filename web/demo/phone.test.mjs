@@ -3,7 +3,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { phoneSettings, sipTarget, callHeaders, audioBytes, endInfo, registrationReason } from "./phone.mjs";
+import { phoneSettings, sipTarget, callHeaders, audioBytes, audioEnergy, endInfo, registrationReason, newObserved } from "./phone.mjs";
 
 test("phoneSettings reads the query string", () => {
   const s = phoneSettings("?server=ws://127.0.0.1:5066&domain=ctibridge.test&user=customer&password=p%40ss&target=1001" +
@@ -52,6 +52,25 @@ test("audioBytes sums the audio RTP streams", () => {
   ]);
   assert.deepEqual(audioBytes(report), { received: 1200, sent: 800 });
   assert.deepEqual(audioBytes(new Map()), { received: 0, sent: 0 });
+});
+
+test("audioEnergy sums the received audio's energy", () => {
+  const report = new Map([
+    ["a", { type: "inbound-rtp", kind: "audio", totalAudioEnergy: 0.25 }],
+    ["b", { type: "inbound-rtp", mediaType: "audio", totalAudioEnergy: 0.5 }],
+    ["c", { type: "inbound-rtp", kind: "video", totalAudioEnergy: 9 }],
+    ["d", { type: "media-source", kind: "audio", totalAudioEnergy: 9 }],
+    ["e", { type: "inbound-rtp", kind: "audio" }],
+  ]);
+  assert.equal(audioEnergy(report), 0.75);
+  assert.equal(audioEnergy(new Map()), 0);
+});
+
+test("newObserved starts each call with nothing seen, in a record of its own", () => {
+  const a = newObserved();
+  assert.deepEqual(a, { held: false, holds: 0, unholds: 0, dtmf: [], referredTo: "", referredBy: "" });
+  a.dtmf.push("1");
+  assert.deepEqual(newObserved().dtmf, []);
 });
 
 test("endInfo tells a remote BYE from a CANCEL, a reply and a local hang-up", () => {
