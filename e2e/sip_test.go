@@ -96,6 +96,7 @@ const phoneStateJS = `JSON.stringify({
 	status: document.getElementById("status").textContent,
 	call: document.getElementById("call-status").textContent,
 	log: window.phone ? window.phone.log.slice(-20) : "(the page's script did not start)",
+	observed: window.phone && window.phone.observed,
 })`
 
 // openPhone loads the phone page of baseURL in b's tab, registered as user
@@ -182,6 +183,66 @@ func (p *phone) act(name string, args ...any) {
 func (p *phone) waitAudio() {
 	p.t.Helper()
 	p.waitFor(p.name+"'s phone to receive audio", `Number(document.body.dataset.bytesReceived) > 0`)
+}
+
+// energy is the audio energy the phone has received on its call so far
+// (inbound-rtp totalAudioEnergy, read now): it grows while the other party
+// sends sound, and stays put while it sends silence.
+func (p *phone) energy() float64 {
+	p.t.Helper()
+	return eval[float64](p.browser, `window.phone.stats().then((s) => s.energy)`)
+}
+
+// Thresholds of audio energy over mediaWindow. Chromium's fake microphone
+// beeps: about 0.1 reaches the other side in each half second, while a
+// muted or held track's silence adds less than 1e-6.
+const (
+	mediaWindow   = 600 * time.Millisecond
+	soundEnergy   = 0.01
+	silenceEnergy = 0.001
+)
+
+// waitSound waits until the phone receives sound from the other party:
+// its received energy grows by more than soundEnergy.
+func (p *phone) waitSound(why string) {
+	p.t.Helper()
+	start := p.energy()
+	deadline := time.Now().Add(waitTimeout)
+	for e := start; e-start <= soundEnergy; e = p.energy() {
+		if time.Now().After(deadline) {
+			p.fatalf("waited %s for %s's phone to receive sound (%s): its received audio energy went from %g to %g, want it to grow by more than %g",
+				waitTimeout, p.name, why, start, e, soundEnergy)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitSilence waits until the phone receives only silence: its received
+// energy grows by less than silenceEnergy over mediaWindow. Audio already
+// on its way when the sound stopped may take a window or two to play out.
+func (p *phone) waitSilence(why string) {
+	p.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	var readings []float64
+	for {
+		before := p.energy()
+		time.Sleep(mediaWindow)
+		after := p.energy()
+		readings = append(readings, after-before)
+		if after-before < silenceEnergy {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.fatalf("waited %s for %s's phone to receive only silence (%s): its received audio energy still grows, by %v in each %s, want less than %g",
+				waitTimeout, p.name, why, readings, mediaWindow, silenceEnergy)
+		}
+	}
+}
+
+// observedJS reads what the phone page saw of the other party in its
+// current call (window.phone.observed, see web/demo/phone.mjs).
+func observedJS(expr string) string {
+	return `((o) => o && (` + expr + `))(window.phone && window.phone.observed)`
 }
 
 // phoneSite serves the phone page and the vendored JsSIP, as ctibridge does.
@@ -428,6 +489,39 @@ func (b *browser) waitCallShown(want string) string {
 	return eval[string](b, widgetJS(`w.getElementById("call-banner").dataset.interactionId`))
 }
 
+// recordAgentMedia makes the widget's frame keep the RTCPeerConnections
+// it creates, in window.__e2ePeerConnections, so that a test can read the
+// softphone's media: its audio sender's track and DTMF sender. It wraps
+// setLocalDescription, which every call's connection runs, to note the
+// connection and go on as before; nothing else changes. Run it before the
+// call starts.
+func (b *browser) recordAgentMedia() {
+	b.t.Helper()
+	eval[bool](b, `((win) => {
+		if (!win.__e2ePeerConnections) {
+			const pcs = (win.__e2ePeerConnections = []);
+			const proto = win.RTCPeerConnection.prototype;
+			const set = proto.setLocalDescription;
+			proto.setLocalDescription = function (...args) {
+				if (!pcs.includes(this)) pcs.push(this);
+				return set.apply(this, args);
+			};
+		}
+		return true;
+	})(document.getElementById("cif-frame").contentWindow)`)
+}
+
+// agentSenderJS is a condition on the audio RTCRtpSender of the
+// softphone's call (recordAgentMedia), named s, with win the widget's
+// window.
+func agentSenderJS(expr string) string {
+	return `((win) => {
+		const pc = (win.__e2ePeerConnections || []).filter((p) => p.signalingState !== "closed").pop();
+		const s = pc && pc.getSenders().find((x) => x.track && x.track.kind === "audio");
+		return !!s && (` + expr + `);
+	})(document.getElementById("cif-frame").contentWindow)`
+}
+
 // waitCallOver waits until the widget shows the call ended and the agent on
 // wrap.
 func (b *browser) waitCallOver(id string) {
@@ -639,6 +733,156 @@ func TestSIPCalls(t *testing.T) {
 		r.wrapAndCheck(t, id, "1", phoneCallReceived, nil, "Inbound call from")
 	})
 
+	t.Run("in a call: hold and resume, mute, DTMF", func(t *testing.T) {
+		b, c := r.b.with(t), r.customer.with(t)
+		b.recordAgentMedia()
+		c.act("call", map[string]string{"target": a.ID, "cli": sandbox.DemoNumberByKey("single-contact").E164, "interactionId": "sip-in-call"})
+		id := b.waitRinging("sip-in-call")
+		b.waitPop("record")
+		b.clickWidget("#sp-answer")
+		b.waitFor("the softphone to be connected", softphoneJS("connected"))
+		b.waitConnected()
+		c.waitState("connected")
+		c.waitFor("the customer's audio to go both ways", `document.body.dataset.audioDirection === "sendrecv"`)
+		c.waitSound("the agent's microphone, before any feature")
+
+		// Each feature leaves the call as it found it, connected and
+		// unmuted. After a failure the call's state is unknown, so the
+		// features after it are skipped rather than failed for it.
+		feature := func(name string, check func(t *testing.T, b *browser, c *phone)) {
+			t.Run(name, func(st *testing.T) {
+				if t.Failed() {
+					st.Skip("a feature above failed; the call may not be as it left it")
+				}
+				check(st, b.with(st), c.with(st))
+			})
+		}
+		feature("hold and resume", func(t *testing.T, b *browser, c *phone) {
+			b.clickWidget("#sp-hold")
+			b.waitFor("the softphone to show the call on hold, with Resume", softphoneJS("held")+" && "+widgetJS(
+				`(h => h.dataset.on === "true" && h.textContent === "Resume")(w.getElementById("sp-hold"))`))
+			// JsSIP emits hold with originator remote when a re-INVITE's SDP
+			// is sendonly or inactive; the answer makes the customer's
+			// audio receive-only.
+			c.waitFor("the customer's phone to see the agent's hold (a re-INVITE with sendonly)", observedJS(`o.held === true && o.holds === 1`))
+			c.waitFor("the customer's audio to be receive-only while held", `document.body.dataset.audioDirection === "recvonly"`)
+			c.waitSilence("the agent holds the call")
+			b.screenshot("call-held")
+			b.clickWidget("#sp-hold")
+			b.waitFor("the softphone to show the call resumed", softphoneJS("connected")+" && "+widgetJS(
+				`(h => h.dataset.on === "false" && h.textContent === "Hold")(w.getElementById("sp-hold"))`))
+			c.waitFor("the customer's phone to see the resume (a re-INVITE with sendrecv)", observedJS(`o.held === false && o.unholds === 1`))
+			c.waitFor("the customer's audio to go both ways again", `document.body.dataset.audioDirection === "sendrecv"`)
+			c.waitSound("the agent resumed the call")
+		})
+
+		feature("mute and unmute", func(t *testing.T, b *browser, c *phone) {
+			holds := eval[int](c.browser, observedJS(`o.holds`))
+			b.clickWidget("#sp-mute")
+			b.waitFor("the softphone to show the call muted, with Unmute", softphoneJS("connected")+" && "+widgetJS(
+				`(m => m.dataset.on === "true" && m.textContent === "Unmute")(w.getElementById("sp-mute"))`))
+			b.waitFor("the agent's outgoing audio track to be disabled", agentSenderJS(`s.track.enabled === false`))
+			c.waitSilence("the agent is muted")
+			// Muting is local: no re-INVITE, and the call's media go on
+			// (RTP carries the silence).
+			bytes := eval[int](c.browser, `Number(document.body.dataset.bytesReceived)`)
+			c.waitFor("the call to go on while the agent is muted", fmt.Sprintf(
+				`document.body.dataset.state === "connected" && Number(document.body.dataset.bytesReceived) > %d`, bytes))
+			if got := eval[int](c.browser, observedJS(`o.holds`)); got != holds {
+				t.Errorf("muting put the call on hold at the customer's phone (%d holds, was %d): mute must not re-INVITE", got, holds)
+			}
+			b.screenshot("call-muted")
+			b.clickWidget("#sp-mute")
+			b.waitFor("the softphone to show the call unmuted", widgetJS(
+				`(m => m.dataset.on === "false" && m.textContent === "Mute")(w.getElementById("sp-mute"))`))
+			b.waitFor("the agent's outgoing audio track to be enabled again", agentSenderJS(`s.track.enabled === true`))
+			c.waitSound("the agent unmuted")
+		})
+
+		// DTMF goes in the media (RFC 4733), as the softphone sends it by
+		// default. Browsers do not surface the tones they receive, so the
+		// check is at the sender: Chromium fires tonechange for a tone only
+		// once the audio send stream took it as a telephone-event, which
+		// needs the payload type negotiated with the customer's phone. The
+		// customer's phone must see no SIP INFO tone (the other transport).
+		feature("DTMF from the keypad", func(t *testing.T, b *browser, c *phone) {
+			b.waitFor("the agent's audio sender to send DTMF", agentSenderJS(`s.dtmf && s.dtmf.canInsertDTMF`))
+			eval[bool](b, agentSenderJS(`((win.__e2eTones = []), s.dtmf.addEventListener("tonechange", (e) => win.__e2eTones.push(e.tone)), true)`))
+			for _, key := range []string{"1", "2", "hash"} {
+				b.clickWidget("#sp-key-" + key)
+			}
+			b.waitFor("the softphone to show the tones sent", widgetJS(`w.getElementById("sp-dtmf").textContent === "Tones sent: 12#"`))
+			b.waitFor("the agent's browser to send 1, 2, # as RFC 4733 events", `(document.getElementById("cif-frame").contentWindow.__e2eTones || []).join("") === "12#"`)
+			if got := eval[[]string](c.browser, observedJS(`o.dtmf`)); len(got) != 0 {
+				t.Errorf("the customer's phone received tones %q as SIP INFO; the softphone sends DTMF in the media (RFC 4733)", got)
+			}
+			c.waitFor("the call to go on after the tones", `document.body.dataset.state === "connected"`)
+		})
+
+		b.clickWidget("#sp-hangup")
+		c.waitFor("the agent's hang-up to reach the customer as a BYE", `document.body.dataset.state === "ended" && document.body.dataset.endedBy === "bye"`)
+		b.waitCallOver(id)
+		r.wrapAndCheck(t, id, "1", phoneCallReceived, &olivia, "Inbound call from")
+	})
+
+	t.Run("blind transfer: the customer ends up on another phone, the agent's call logged once", func(t *testing.T) {
+		b, c := r.b.with(t), r.customer.with(t)
+		// The transfer target is a colleague's extension: a phone page
+		// registered as the second demo agent's SIP user.
+		other := demo.Agents[1].ID
+		colleague := r.b.newTab(t).openPhone("colleague", r.d.BaseURL, r.d.SIP.Kamailio, other, r.d.SIP.Agents[other].Password, nil)
+		t.Cleanup(colleague.checkNoExceptions)
+		k := r.d.SIP.Kamailio
+		colleague.browser.extra = func() string {
+			return "customer's phone: " + r.customer.state() + "\nagent's widget: " + r.b.widgetState() + "\nkamailio log (" + k.LogPath() + "):\n" + k.LogTail(25)
+		}
+
+		c.act("call", map[string]string{"target": a.ID, "cli": sandbox.DemoNumberByKey("single-contact").E164, "interactionId": "sip-transfer"})
+		id := b.waitRinging("sip-transfer")
+		b.waitPop("record")
+		b.clickWidget("#sp-answer")
+		b.waitConnected()
+		c.waitState("connected")
+		c.waitAudio()
+		r.db.waitPhoneCall(t, id, "open", func(a activity) bool { return a.StateCode == stateOpen })
+
+		b.typeWidget("#sp-transfer-target", other)
+		b.clickWidget("#sp-transfer")
+		// REFER reaches the customer's phone in the dialog, through
+		// Kamailio; it calls the target, and the agent's leg ends.
+		colleague.waitState("ringing")
+		if got := eval[string](colleague.browser, `document.body.dataset.remote`); got != demo.CustomerUser {
+			t.Errorf("the colleague's phone rings with a call from %q, want the customer's phone (%s) calling it", got, demo.CustomerUser)
+		}
+		c.waitFor("the customer's phone to call the transfer target the agent named", observedJS(fmt.Sprintf(
+			`o.referredTo === %q && o.referredBy === %q`, other, a.ID))+fmt.Sprintf(
+			` && document.body.dataset.remote === %q`, other))
+		b.waitCallOver(id)
+		b.expect("the softphone to say the call was transferred", widgetJS(fmt.Sprintf(
+			`w.getElementById("sp-last").textContent.includes("Transferred the call") && w.getElementById("sp-last").textContent.includes(%q)`, other)))
+		b.screenshot("transferred")
+
+		colleague.act("answer")
+		colleague.waitState("connected")
+		c.waitState("connected")
+		colleague.waitFor("the colleague's side of the call to be confirmed", `document.body.dataset.confirmed === "true"`)
+		colleague.waitAudio()
+		c.waitAudio()
+		colleague.waitSound("the customer talks to the colleague")
+		c.waitSound("the colleague talks to the customer")
+
+		// ctibridge saw the agent's call only: one phone call, completed at
+		// the wrap.
+		r.wrapAndCheck(t, id, "1", phoneCallReceived, &olivia, "Inbound call from")
+		if got := r.db.phoneCalls(t, id); len(got) != 1 {
+			t.Errorf("interaction %s has %d phone calls after the transfer, want 1: %+v", id, len(got), got)
+		}
+
+		c.act("hangup")
+		colleague.waitFor("the customer's hang-up to reach the colleague as a BYE", `document.body.dataset.state === "ended" && document.body.dataset.endedBy === "bye"`)
+		c.waitState("ended")
+	})
+
 	t.Run("a refused registration is shown to the agent with the reason", func(t *testing.T) {
 		other := demo.Agents[1]
 		if err := r.d.Server.Creds.SetSIP(t.Context(), other.ID, agentpkg.SIPAccount{User: other.ID, Password: "not-the-password"}); err != nil {
@@ -676,8 +920,8 @@ func TestSIPCalls(t *testing.T) {
 				t.Errorf("interaction %s (never connected, inbound) has a phone call", id)
 			}
 		}
-		if len(got) != 5 {
-			t.Errorf("the CRM holds phone calls for %d interactions, want 5 (inbound, two click-to-dials, the dropped call, the unknown caller): %v", len(got), got)
+		if len(got) != 7 {
+			t.Errorf("the CRM holds phone calls for %d interactions, want 7 (inbound, two click-to-dials, the dropped call, the unknown caller, the in-call features, the transfer): %v", len(got), got)
 		}
 	})
 }
