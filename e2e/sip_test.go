@@ -437,9 +437,29 @@ func newSIPRun(t *testing.T, chromium string) *sipRun {
 		return "agent's widget: " + r.b.widgetState() + "\nkamailio log (" + k.LogPath() + "):\n" + k.LogTail(25)
 	}
 	r.b.extra = func() string {
-		return "customer's phone: " + r.customer.state() + "\nkamailio log (" + k.LogPath() + "):\n" + k.LogTail(25)
+		return "softphone: " + r.b.softphoneState() + "\ncustomer's phone: " + r.customer.state() + "\nkamailio log (" + k.LogPath() + "):\n" + k.LogTail(25)
 	}
 	return r
+}
+
+// softphoneState is what the agent's softphone shows, for failure reports.
+func (b *browser) softphoneState() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	defer cancel()
+	js := widgetJS(`JSON.stringify({
+		root: { ...(w.getElementById("softphone") || {}).dataset },
+		active: { ...(w.getElementById("sp-active") || {}).dataset },
+		callState: (w.getElementById("sp-call-state") || {}).textContent,
+		reason: (w.getElementById("sp-reason") || {}).textContent,
+		last: (w.getElementById("sp-last") || {}).textContent,
+		answer: (a => a && { hidden: a.hidden, disabled: a.disabled, focused: w.activeElement === a })(w.getElementById("sp-answer")),
+		scrollY: w.defaultView.scrollY,
+	})`)
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return out
 }
 
 // openSIPHost loads the host page of a SIP demo: no call buttons, a link to
@@ -687,6 +707,9 @@ func TestSIPCalls(t *testing.T) {
 		b, c := r.b.with(t), r.customer.with(t)
 		c.act("call", map[string]string{"target": a.ID, "cli": sandbox.DemoNumberByKey("single-contact").E164, "interactionId": "sip-dropped"})
 		id := b.waitRinging("sip-dropped")
+		// The pop re-renders the panel: answer once it has settled, as an
+		// agent who sees who calls does.
+		b.waitPop("record")
 		b.clickWidget("#sp-answer")
 		b.waitConnected()
 		c.waitState("connected")
