@@ -58,6 +58,9 @@ type SIPSettings struct {
 	// ICEServers are RTCIceServer objects (STUN/TURN) passed to the browser
 	// as written; empty means host candidates only.
 	ICEServers []ICEServer
+	// DTMF is how the softphone sends tones: "rfc4733" in the media (the
+	// default, WebRTC's), or "info" as SIP INFO for PBXs set up for it.
+	DTMF string
 }
 
 // SIPHeaders names the SIP headers a PBX adds to the calls it sends.
@@ -105,7 +108,7 @@ func IsIPScapeBundle(src string) bool {
 
 var telephonyKeys = []string{"source", "sip"}
 
-var sipKeys = []string{"server", "domain", "headers", "iceServers"}
+var sipKeys = []string{"server", "domain", "headers", "iceServers", "dtmf"}
 
 var sipHeaderKeys = []string{"interactionId", "queue", "campaign"}
 
@@ -174,6 +177,18 @@ func (r *reader) sip(n *node, path string) {
 	}
 	if v := keys["iceServers"]; v != nil {
 		s.ICEServers = r.iceServers(v, joinKey(path, "iceServers"))
+	}
+	s.DTMF = "rfc4733"
+	if v := keys["dtmf"]; v != nil {
+		at := joinKey(path, "dtmf")
+		if mode, ok := r.str(v, at); ok {
+			switch mode {
+			case "rfc4733", "info":
+				s.DTMF = mode
+			default:
+				r.errorf(at, `write "rfc4733" (tones in the media, the default) or "info" (SIP INFO)`, "%s is not a DTMF mode", quoteShort(mode))
+			}
+		}
 	}
 }
 

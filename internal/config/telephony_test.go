@@ -72,6 +72,11 @@ func TestParseChecksTheTelephonySource(t *testing.T) {
 			wantErrors: []string{`telephony.sip.headers.queue: "X Queue" is not a header name (write a SIP header name such as X-Queue (letters, digits and -), or "" to read none)`, `telephony.sip.iceServers[0].urls[0]: "http://stun.example.com" is not an ICE server URL (write a stun:, stuns:, turn: or turns: URL)`},
 		},
 		{
+			name:       "an unknown DTMF mode",
+			json:       withTelephony(`{"source": "sip", "sip": {"server": "wss://pbx.example.com/ws", "domain": "pbx.example.com", "dtmf": "inband"}}`),
+			wantErrors: []string{`telephony.sip.dtmf: "inband" is not a DTMF mode (write "rfc4733" (tones in the media, the default) or "info" (SIP INFO))`},
+		},
+		{
 			name:       "ipscape without ipSCAPE's bundle",
 			json:       withTelephony(`{"source": "ipscape"}`),
 			wantErrors: []string{`telephony.source: is ipscape, but no script loads ipSCAPE's integration bundle (ips-dynamics-integration), which brings the CTI Adaptor and its events (add ipSCAPE's integration bundle to "scripts": {"src": "https://developer.onipscape.com/integrations/<version>/dynamics/ips-dynamics-integration.v<semantic-version>.min.js"})`},
@@ -107,7 +112,7 @@ func TestParseChecksTheTelephonySource(t *testing.T) {
 
 func TestParseReadsTheSIPSettings(t *testing.T) {
 	cfg, err := Parse([]byte(withTelephony(`{"source": "sip", "sip": {"server": "ws://127.0.0.1:5066", "domain": "ctibridge.test",
-		"headers": {"interactionId": "X-Asterisk-Uniqueid", "campaign": ""}, "iceServers": [{"urls": ["turns:turn.example.com:443"], "username": "u", "credential": "c"}]}}`)))
+		"headers": {"interactionId": "X-Asterisk-Uniqueid", "campaign": ""}, "dtmf": "info", "iceServers": [{"urls": ["turns:turn.example.com:443"], "username": "u", "credential": "c"}]}}`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +120,7 @@ func TestParseReadsTheSIPSettings(t *testing.T) {
 		Server: "ws://127.0.0.1:5066", Domain: "ctibridge.test",
 		Headers:    SIPHeaders{InteractionID: "X-Asterisk-Uniqueid", Queue: DefaultQueueHeader, Campaign: ""},
 		ICEServers: []ICEServer{{URLs: []string{"turns:turn.example.com:443"}, Username: "u", Credential: "c"}},
+		DTMF:       "info",
 	}}
 	if !reflect.DeepEqual(cfg.Telephony, want) {
 		t.Errorf("telephony = %+v\nwant %+v", cfg.Telephony, want)

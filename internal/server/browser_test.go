@@ -212,6 +212,9 @@ func TestHelloHandsTheAgentItsOwnSIPAccount(t *testing.T) {
 	if tel["source"] != "sip" || sip["server"] != "ws://127.0.0.1:5066" || sip["domain"] != "ctibridge.test" || sip["user"] != "agent1001" || sip["password"] != "pw-1001" {
 		t.Fatalf("hello telephony = %v", tel)
 	}
+	if sip["dtmf"] != "rfc4733" {
+		t.Errorf("dtmf = %v, want the default rfc4733", sip["dtmf"])
+	}
 	if headers := sip["headers"].(map[string]any); headers["queue"] != "X-Queue-Name" || headers["interactionId"] != "X-Interaction-Id" {
 		t.Fatalf("headers = %v", headers)
 	}

@@ -27,7 +27,7 @@ func (srv *Server) telephonySettings(ctx context.Context, agentID string) (any, 
 		ice = []config.ICEServer{}
 	}
 	return sipHello{Source: srv.source, SIP: sipHelloSettings{
-		Server: sip.Server, Domain: sip.Domain, Headers: sip.Headers, ICEServers: ice,
+		Server: sip.Server, Domain: sip.Domain, Headers: sip.Headers, ICEServers: ice, DTMF: sip.DTMF,
 		User: acc.User, AuthUser: acc.AuthUser, Password: acc.Password, DisplayName: acc.DisplayName,
 	}}, nil
 }
@@ -42,6 +42,7 @@ type sipHelloSettings struct {
 	Domain      string             `json:"domain"`
 	Headers     config.SIPHeaders  `json:"headers"`
 	ICEServers  []config.ICEServer `json:"iceServers"`
+	DTMF        string             `json:"dtmf"`
 	User        string             `json:"user"`
 	AuthUser    string             `json:"authUser"`
 	Password    string             `json:"password"`

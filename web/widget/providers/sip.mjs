@@ -22,7 +22,7 @@
 //   emits nothing: there is no interaction to record.
 // - DTMF is sent in the media (RFC 4733, JsSIP's "RFC2833" transport), which
 //   IVRs and media servers expect; JsSIP's own default is SIP INFO. Settings
-//   may ask for INFO with telephony.sip.dtmf = "info"; with no audio sender
+//   may ask for INFO with the config's telephony.sip.dtmf "info"; with no audio sender
 //   able to send RFC 4733 (no microphone track), INFO is used.
 // - A blind transfer sends REFER and hangs up once the transferee reports
 //   progress (NOTIFY), or TRANSFER_NOTIFY_WAIT_MS after the REFER was accepted
