@@ -77,12 +77,14 @@ func (c *widgetConn) isClosed() bool {
 }
 
 // send writes data or queues it behind the messages waiting, and reports
-// false when the queue is full.
+// false when the queue is full or the connection is closed (a direct write
+// that failed closes it): nothing queued on a closed connection is ever
+// written.
 func (c *widgetConn) send(data []byte) bool {
 	if c.writeIfIdle(data) {
 		return true
 	}
-	if !c.enqueue(data) {
+	if c.isClosed() || !c.enqueue(data) {
 		return false
 	}
 	if c.flushing.CompareAndSwap(false, true) {
@@ -141,13 +143,16 @@ func (c *widgetConn) flush() {
 	}
 }
 
-// writeQueued writes what is queued; the caller holds c.writing.
+// writeQueued writes what is queued; the caller holds c.writing. On a
+// closed connection it drops what is queued: every message taken is
+// uncounted, or flush would find it still waiting and loop for ever.
 func (c *widgetConn) writeQueued() bool {
 	for {
 		select {
 		case data := <-c.out:
 			if c.isClosed() {
-				return true
+				c.queued.Add(-1)
+				continue
 			}
 			ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 			err := c.ws.Write(ctx, websocket.MessageText, data)
