@@ -62,9 +62,10 @@ type readiness struct {
 	Widgets   int    `json:"widgets"`
 }
 
-// serveReady reports whether events can be accepted: the store answers.
-// Dynamics being unreachable does not make ctibridge unready (writes wait
-// in the outbox); the outbox depth shows it.
+// serveReady reports whether events can be accepted: the store takes a
+// write. A read alone still passes on a full disk or a damaged file, while
+// every event needs a write. Dynamics being unreachable does not make
+// ctibridge unready (writes wait in the outbox); the outbox depth shows it.
 func (srv *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -72,8 +73,11 @@ func (srv *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	if srv.Dataverse != nil {
 		rd.Writes = "server"
 	}
+	if err := srv.probeStore(ctx); err != nil {
+		rd.Ready, rd.Store = false, err.Error()
+	}
 	n, err := srv.Outbox.Depth(ctx)
-	if err != nil {
+	if err != nil && rd.Ready {
 		rd.Ready, rd.Store = false, err.Error()
 	}
 	rd.Outbox = n
