@@ -177,23 +177,11 @@ func (c *Call) Reached(s State) bool {
 // Apply returns an error, and changes nothing, for an event of another
 // interaction or agent, an unknown event type, or a call type change.
 func (c *Call) Apply(ev *Event) (Transition, error) {
-	if ev == nil {
-		return Transition{}, &EventError{Msg: "no event to apply"}
-	}
-	target, ok := eventState[ev.Type]
-	if !ok {
-		return Transition{}, &EventError{Path: "type", Msg: fmt.Sprintf("%q is not an event type; use %s", ev.Type, eventTypeList)}
-	}
-	if ev.ID == "" {
-		return Transition{}, &EventError{Path: "id", Msg: "missing; every event needs an id for duplicate detection"}
-	}
-	in := &ev.Interaction
-	if in.AgentInteractionID == "" {
-		return Transition{}, &EventError{Path: "interaction.agentInteractionId", Msg: "missing; events are matched to calls by it"}
-	}
-	if err := c.checkBelongs(ev); err != nil {
+	if err := c.Check(ev); err != nil {
 		return Transition{}, err
 	}
+	target := eventState[ev.Type]
+	in := &ev.Interaction
 
 	from := c.State
 	if from == "" {
@@ -245,6 +233,25 @@ func (c *Call) Apply(ev *Event) (Transition, error) {
 		c.WrapDescription = in.Activity.WrapDescription
 	}
 	return t, nil
+}
+
+// Check returns the error Apply would return for ev, changing nothing: a
+// caller that acts on an event before applying it (the flow pops the call)
+// asks first whether the call takes the event at all.
+func (c *Call) Check(ev *Event) error {
+	if ev == nil {
+		return &EventError{Msg: "no event to apply"}
+	}
+	if _, ok := eventState[ev.Type]; !ok {
+		return &EventError{Path: "type", Msg: fmt.Sprintf("%q is not an event type; use %s", ev.Type, eventTypeList)}
+	}
+	if ev.ID == "" {
+		return &EventError{Path: "id", Msg: "missing; every event needs an id for duplicate detection"}
+	}
+	if ev.Interaction.AgentInteractionID == "" {
+		return &EventError{Path: "interaction.agentInteractionId", Msg: "missing; events are matched to calls by it"}
+	}
+	return c.checkBelongs(ev)
 }
 
 // checkBelongs rejects an event of another interaction, another agent or an
