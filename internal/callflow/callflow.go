@@ -80,7 +80,8 @@ type Flow struct {
 	engine atomic.Pointer[screenpop.Engine]
 	locks  interactionLocks
 	// popped remembers the interactions this process has popped, so the pop
-	// can go out before the store is read (see HandleEvent).
+	// can go out before the store is written (see handle); an interaction
+	// whose pop was not stored is forgotten again.
 	poppedMu sync.Mutex
 	popped   map[string]struct{}
 	// stored holds the calls in progress as they were last saved, so an
@@ -198,40 +199,55 @@ func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) 
 	received := f.opt.Now()
 	ix := ev.Interaction.AgentInteractionID
 	defer f.locks.lock(ix)()
+	// stored: the event's outcome, and a pop it sent, are in the store.
+	stored := false
 
-	// An agent's own event is checked against the call first, so that it
-	// cannot pop, nor mark as popped, another agent's call.
-	var rec *record
-	if owner != "" {
-		var err error
-		if rec, err = f.load(ctx, ix); err != nil {
-			return err
-		}
-		if rec.Call.InteractionID != "" && rec.Call.AgentID != owner {
-			f.hold(rec) // another agent's call, unchanged
-			f.count(ev.Type, "rejected")
-			return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interaction.agentInteractionId: no call %q for this agent", ix)}
-		}
+	// Whose call it is, and whether it takes the event, are known before
+	// anything is popped: a pop shows the caller, so it must not go to an
+	// agent the call is not for, nor be used up by an event then refused.
+	// A call held in memory answers that at once. Only one not held (new,
+	// or from before a restart) is read from the store first; the pop
+	// still goes out before the save, the transaction the agent would wait
+	// for otherwise.
+	rec, err := f.load(ctx, ix)
+	if err != nil {
+		return err
+	}
+	// An agent's own event may neither create nor change another's call.
+	if owner != "" && rec.Call.InteractionID != "" && rec.Call.AgentID != owner {
+		f.hold(rec) // another agent's call, unchanged
+		f.count(ev.Type, "rejected")
+		return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interaction.agentInteractionId: no call %q for this agent", ix)}
+	}
+	if err := rec.Call.Check(ev); err != nil {
+		f.hold(rec) // refused, unchanged
+		f.count(ev.Type, "rejected")
+		return &RefusedError{Code: "conflict", Msg: err.Error()}
 	}
 
 	// The pop is what the agent waits for, so it goes out before the store
-	// is read and written: an event that presents a call this process has
-	// not popped pops it now. After a restart a redelivered event may pop
+	// is written: an event that presents a call this process has not
+	// popped pops it now. After a restart a redelivered event may pop
 	// again; a widget that ran the pop answers a repeat with its earlier
 	// popResult, without popping again.
 	engine := f.engine.Load()
 	var early *screenpop.Decision
 	earlyDelivered := 0
 	if presents(ev.Type) && f.firstPop(ix) {
-		early, earlyDelivered = f.pop(ev, ev.AgentID, ix, engine, received)
+		agentID := rec.Call.AgentID // checked: the event names it, or none
+		if agentID == "" {
+			agentID = ev.AgentID // a new call
+		}
+		early, earlyDelivered = f.pop(ev, agentID, ix, engine, received)
+		defer func() {
+			if !stored {
+				// The sender is told to try again: its redelivery pops
+				// again and stores the pop, for a widget that joins later.
+				f.forgetPop(ix)
+			}
+		}()
 	}
 
-	if rec == nil {
-		var err error
-		if rec, err = f.load(ctx, ix); err != nil {
-			return err
-		}
-	}
 	t, err := rec.Call.Apply(ev)
 	if err != nil {
 		f.count(ev.Type, "rejected")
@@ -240,6 +256,7 @@ func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) 
 	if t.Duplicate {
 		f.hold(rec) // a duplicate changes nothing
 		f.count(ev.Type, "duplicate")
+		stored = true // as it was
 		return nil
 	}
 	cfg := engine.Config()
@@ -251,11 +268,17 @@ func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) 
 	case presented(t) && !rec.Call.Reached(interaction.Wrapped) && f.firstPop(ix):
 		rec.Popped = true
 		rec.Pop, _ = f.pop(ev, rec.Call.AgentID, ix, engine, received)
+		defer func() {
+			if !stored {
+				f.forgetPop(ix)
+			}
+		}()
 	}
 	plan := activity.PlanTransition(cfg, &rec.Call, t, rec.Selection)
 	if err := f.save(ctx, rec, plan.Writes); err != nil {
 		return err
 	}
+	stored = true
 	if early != nil && earlyDelivered == 0 {
 		// No widget had the early pop. One that joins now finds the call in
 		// the store with its pop, but one that joined in between built its
@@ -311,6 +334,13 @@ func (f *Flow) firstPop(interactionID string) bool {
 	}
 	f.popped[interactionID] = struct{}{}
 	return true
+}
+
+// forgetPop undoes firstPop for an interaction whose pop was not stored.
+func (f *Flow) forgetPop(interactionID string) {
+	f.poppedMu.Lock()
+	defer f.poppedMu.Unlock()
+	delete(f.popped, interactionID)
 }
 
 // pop decides the screen pop for ev and sends it to the agent's widgets. It
