@@ -185,6 +185,15 @@ func (s *Settings) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--telephony (CTIBRIDGE_TELEPHONY): %q is not a telephony source; use %s", s.Telephony, strings.Join(config.Sources, ", ")))
 	}
+	if s.WebhookSecret != "" {
+		// Each secret alone authenticates events: a short one could be
+		// guessed offline from one captured request and its signature.
+		for i, secret := range strings.Split(s.WebhookSecret, ",") {
+			if n := len(strings.TrimSpace(secret)); n < 32 {
+				errs = append(errs, fmt.Errorf("--webhook-secret (CTIBRIDGE_WEBHOOK_SECRET): secret %d of the comma-separated list is %d bytes; use at least 32 random bytes, e.g. openssl rand -hex 32", i+1, n))
+			}
+		}
+	}
 	if s.SessionKey != "" && len(s.SessionKey) < 32 {
 		errs = append(errs, errors.New("--session-key (CTIBRIDGE_SESSION_KEY): must be at least 32 bytes"))
 	}

@@ -31,7 +31,7 @@ func settingsFrom(t *testing.T, envName, envValue string, args []string) (server
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	s.ConfigPath, s.WebhookSecret = "ctibridge.json", "secret"
+	s.ConfigPath, s.WebhookSecret = "ctibridge.json", "0123456789abcdef0123456789abcdef"
 	return s, s.Validate()
 }
 
@@ -140,6 +140,27 @@ func TestTelephonySourceComesFromTheConfigThenTheSetting(t *testing.T) {
 			if err != nil || got != tt.want {
 				t.Fatalf("TelephonySource = %q, %v; want %q", got, err, tt.want)
 			}
+		})
+	}
+}
+
+func TestWebhookSecretsAreAtLeast32Bytes(t *testing.T) {
+	const strong, other = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	for _, tt := range []struct {
+		name, secret, errSays string
+	}{
+		{name: "none: no webhook", secret: ""},
+		{name: "one of 32 bytes", secret: strong},
+		{name: "rotation: two of 32 bytes", secret: strong + ", " + other},
+		{name: "one short", secret: "secret", errSays: "--webhook-secret (CTIBRIDGE_WEBHOOK_SECRET): secret 1 of the comma-separated list is 6 bytes; use at least 32 random bytes"},
+		{name: "31 bytes", secret: strong[:31], errSays: "secret 1 of the comma-separated list is 31 bytes"},
+		{name: "the previous one short", secret: strong + ",old", errSays: "secret 2 of the comma-separated list is 3 bytes"},
+		{name: "an empty one after a comma", secret: strong + ",", errSays: "secret 2 of the comma-separated list is 0 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := server.DefaultSettings()
+			s.ConfigPath, s.WebhookSecret = "ctibridge.json", tt.secret
+			checkValidation(t, s.Validate(), tt.errSays)
 		})
 	}
 }
