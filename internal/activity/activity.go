@@ -99,6 +99,18 @@ type Plan struct {
 	Writes []Write `json:"writes"`
 }
 
+// CreatedID is the primary id of the record the plan's step creates, when
+// the plan chose it (no alternate key: the id is derived from the
+// interaction), or "" (Dataverse chooses it when the record is upserted).
+func (p Plan) CreatedID(step Step) string {
+	for _, w := range p.Writes {
+		if w.Step == step && w.Op == OpCreate {
+			return w.RecordID
+		}
+	}
+	return ""
+}
+
 // RecordRef is a CRM record: its entity's logical name and its id.
 type RecordRef struct {
 	Entity string `json:"entity"`

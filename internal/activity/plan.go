@@ -209,7 +209,7 @@ func (p *planner) createPhoneCall(sel Selection) {
 		"subject":       cut(subject(c), maxSubject),
 		"directioncode": outgoing(c.CallType),
 	}
-	if number := customerNumber(c); number != "" {
+	if number := CustomerNumber(c); number != "" {
 		body["phonenumber"] = cut(number, maxPhoneNumber)
 	}
 	// The times known already: a call first seen at its hangup or wrap has
@@ -335,7 +335,7 @@ func subject(c *interaction.Call) string {
 	} else {
 		b.WriteString(label + " call")
 	}
-	if number := customerNumber(c); number != "" {
+	if number := CustomerNumber(c); number != "" {
 		if c.CallType == interaction.CallInbound {
 			b.WriteString(" from ")
 		} else {
@@ -359,9 +359,10 @@ func sourceName(c *interaction.Call) string {
 	return firstOf(a.CampaignName, a.QueueName)
 }
 
-// customerNumber is the customer's end of the call: the CLI, else the
+// CustomerNumber is the customer's end of the call: the CLI, else the
 // caller (inbound) or the dialled number, else the lead's dialled phone.
-func customerNumber(c *interaction.Call) string {
+// The activity records it and the widget shows it: both use this one.
+func CustomerNumber(c *interaction.Call) string {
 	a := c.Interaction.Activity
 	if a.CustomerCLI != "" {
 		return a.CustomerCLI
@@ -415,7 +416,7 @@ func previewSubject(c *interaction.Call) string {
 	if l := c.Interaction.LeadData; l != nil {
 		name, id = l.Name, l.LeadID
 	}
-	who := firstOf(name, id, customerNumber(c), "lead")
+	who := firstOf(name, id, CustomerNumber(c), "lead")
 	return "Preview: " + who
 }
 

@@ -168,14 +168,6 @@ func (e *RefusedError) Error() string { return e.Msg }
 // ErrorCode is the code the widget gets in an "error" message.
 func (e *RefusedError) ErrorCode() string { return e.Code }
 
-// StatusCode is the HTTP status for the refusal.
-func (e *RefusedError) StatusCode() int {
-	if e.Code == "conflict" {
-		return 409
-	}
-	return 400
-}
-
 // HandleEvent processes one telephony event from the platform's side (the
 // webhook, the simulator): its agentId says whose call it is.
 func (f *Flow) HandleEvent(ctx context.Context, ev *interaction.Event) error {
@@ -275,6 +267,12 @@ func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) 
 		}()
 	}
 	plan := activity.PlanTransition(cfg, &rec.Call, t, rec.Selection)
+	if id := plan.CreatedID(activity.StepCreateActivity); id != "" {
+		rec.Call.PhoneCallID = id
+	}
+	if id := plan.CreatedID(activity.StepPreviewTask); id != "" {
+		rec.Call.TaskID = id
+	}
 	if err := f.save(ctx, rec, plan.Writes); err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ func TestAPopIsStampedToTheMicrosecond(t *testing.T) {
 type sentMessage struct {
 	agentID string
 	msgType string
+	data    []byte
 }
 
 // recordingNotifier records whom each message was sent to; every agent has
@@ -57,7 +58,7 @@ func (n *recordingNotifier) Send(agentID string, msg any) int {
 	json.Unmarshal(data, &m)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.sent = append(n.sent, sentMessage{agentID, m.Type})
+	n.sent = append(n.sent, sentMessage{agentID, m.Type, data})
 	return 1
 }
 
@@ -75,12 +76,15 @@ func (n *recordingNotifier) pops() []string {
 }
 
 // poppingFlow is a Flow over an in-memory store with the sample config,
-// whose inbound calls pop.
-func poppingFlow(t *testing.T) (*Flow, *sql.DB, *recordingNotifier) {
+// whose inbound calls pop, changed by each of change.
+func poppingFlow(t *testing.T, change ...func(*config.Config)) (*Flow, *sql.DB, *recordingNotifier) {
 	t.Helper()
 	cfg, err := config.Load("../../testdata/sample.json")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range change {
+		c(cfg)
 	}
 	engine, err := screenpop.New(cfg, "AU")
 	if err != nil {

@@ -44,7 +44,7 @@ func viewOf(rec *record) *CallView {
 		InteractionID: c.InteractionID,
 		CallType:      c.CallType,
 		State:         c.State,
-		Number:        customerNumber(&c.Interaction),
+		Number:        activity.CustomerNumber(c),
 		Campaign:      c.Interaction.Activity.CampaignName,
 		Queue:         c.Interaction.Activity.QueueName,
 		ActivityID:    c.PhoneCallID,
@@ -63,24 +63,6 @@ func viewOf(rec *record) *CallView {
 		}
 	}
 	return v
-}
-
-// customerNumber is the customer's end of the call.
-func customerNumber(in *interaction.Interaction) string {
-	if in.Activity.CustomerCLI != "" {
-		return in.Activity.CustomerCLI
-	}
-	if l := in.LeadData; l != nil {
-		for _, p := range l.Phones {
-			if l.PhoneIndex == 0 || p.Index == l.PhoneIndex {
-				return p.Phone
-			}
-		}
-	}
-	if in.CallType == interaction.CallInbound {
-		return in.Activity.SourcePhoneNumber
-	}
-	return in.Activity.DestinationPhoneNumber
 }
 
 func callMessage(v *CallView) map[string]any {

@@ -107,8 +107,10 @@ type Call struct {
 	Interaction Interaction `json:"interaction"`
 
 	// PhoneCallID and TaskID are the CRM record ids of the call's phone call
-	// activity and preview task, set by whoever executes the CRM writes once
-	// the records exist.
+	// activity and preview task, recorded when the plan that creates them
+	// chooses them (no alternate key configured: ids derived from the
+	// interaction). With an alternate key Dataverse chooses the ids, these
+	// stay empty, and writes address the records by the key.
 	PhoneCallID string `json:"phoneCallId,omitempty"`
 	TaskID      string `json:"taskId,omitempty"`
 }
