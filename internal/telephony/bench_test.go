@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // nopSink accepts every event.
@@ -67,10 +69,16 @@ func typicalEvent(b *testing.B) []byte {
 }
 
 // benchmarkHandler sends the pool's requests through the real handler.
-func benchmarkHandler(b *testing.B, pool *signedPool, eventsPerRequest int) {
+// With rs, the replay memory is kept in it, as serve keeps it in the store.
+func benchmarkHandler(b *testing.B, pool *signedPool, eventsPerRequest int, rs ReplayStore) {
 	w, err := NewWebhook(WebhookOptions{Secret: testSecret, Now: func() time.Time { return testNow }})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if rs != nil {
+		if err := w.KeepReplayIn(context.Background(), rs); err != nil {
+			b.Fatal(err)
+		}
 	}
 	w.runs.current = &run{sink: nopSink{}, ctx: context.Background()}
 	rw := &discardWriter{header: http.Header{}}
@@ -102,7 +110,17 @@ func BenchmarkWebhook(b *testing.B) {
 		return bytes.Replace(event, []byte("evt-out-1"), fmt.Appendf(nil, "evt-%06d", i), 1)
 	}
 	b.Run("one event", func(b *testing.B) {
-		benchmarkHandler(b, newSignedPool(b, 4096, withID), 1)
+		benchmarkHandler(b, newSignedPool(b, 4096, withID), 1, nil)
+	})
+	b.Run("one event, replay memory in the store", func(b *testing.B) {
+		db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "ctibridge.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		rs := store.NewWebhookReplay(db)
+		defer rs.Close()
+		benchmarkHandler(b, newSignedPool(b, 4096, withID), 1, rs)
 	})
 	b.Run("batch of 10", func(b *testing.B) {
 		batch := func(i int) []byte {
@@ -112,7 +130,7 @@ func BenchmarkWebhook(b *testing.B) {
 			}
 			return []byte("[" + strings.Join(items, ",") + "]")
 		}
-		benchmarkHandler(b, newSignedPool(b, 1024, batch), 10)
+		benchmarkHandler(b, newSignedPool(b, 1024, batch), 10, nil)
 	})
 	b.Run("verify only", func(b *testing.B) {
 		w, err := NewWebhook(WebhookOptions{Secret: testSecret})

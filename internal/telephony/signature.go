@@ -151,6 +151,23 @@ func (r *replayMemory) remember(now, ts int64, key replayKey) (outcome replayOut
 	return replayRemembered, 0
 }
 
+// restore adds a message remembered before a restart. The capacity is not
+// checked: every entry was admitted under it, and refusing one would reopen
+// its replay window.
+func (r *replayMemory) restore(ts int64, key replayKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	bucket := r.buckets[ts]
+	if bucket == nil {
+		bucket = make(map[replayKey]struct{})
+		r.buckets[ts] = bucket
+	}
+	if _, seen := bucket[key]; !seen {
+		bucket[key] = struct{}{}
+		r.size++
+	}
+}
+
 // forget removes a message, so the sender may retry the very same request
 // after a temporary failure on our side.
 func (r *replayMemory) forget(ts int64, key replayKey) {

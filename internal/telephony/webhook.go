@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/interaction"
@@ -70,7 +71,45 @@ type Webhook struct {
 	outboundURL string
 	client      *http.Client
 	replay      *replayMemory
-	runs        runSlot
+	// replayStore, when set, holds replay's entries across restarts.
+	replayStore ReplayStore
+	// expiredAt is the last second replayStore's expired entries were
+	// deleted: once a second is enough, and keeps it off the hot path.
+	expiredAt atomic.Int64
+	runs      runSlot
+}
+
+// ReplayStore keeps the replay memory's entries (a request's timestamp in
+// unix seconds, and a key derived from its signature) across restarts.
+// store.WebhookReplay implements it.
+type ReplayStore interface {
+	// LoadReplay calls each for every entry whose timestamp is at or after
+	// since.
+	LoadReplay(ctx context.Context, since int64, each func(ts int64, key [16]byte)) error
+	// AddReplay records an entry; it returns once the entry is as durable
+	// as the events it guards.
+	AddReplay(ctx context.Context, ts int64, key [16]byte) error
+	// ForgetReplay removes an entry.
+	ForgetReplay(ctx context.Context, ts int64, key [16]byte) error
+	// ExpireReplay deletes the entries whose timestamp is before before.
+	ExpireReplay(ctx context.Context, before int64) error
+}
+
+// KeepReplayIn makes the replay memory survive restarts: it loads the
+// entries rs holds that are still within the tolerance, and from then on
+// records every request accepted in rs before its events are delivered.
+// Without it, a request captured before a restart could be sent again
+// after it. Call it before Run.
+func (w *Webhook) KeepReplayIn(ctx context.Context, rs ReplayStore) error {
+	since := w.now().Unix() - w.replay.tolerance
+	if err := rs.ExpireReplay(ctx, since); err != nil {
+		return fmt.Errorf("webhook replay memory: delete expired entries: %w", err)
+	}
+	if err := rs.LoadReplay(ctx, since, func(ts int64, key [16]byte) { w.replay.restore(ts, key) }); err != nil {
+		return fmt.Errorf("webhook replay memory: load: %w", err)
+	}
+	w.replayStore = rs
+	return nil
 }
 
 // NewWebhook checks the options and returns a webhook provider.
@@ -251,6 +290,9 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) (accepted int, 
 		return -1, &apiError{status: http.StatusServiceUnavailable, code: codeReplayMemoryFull, retryAfter: wait,
 			message: "too many requests within the timestamp tolerance to remember them all: batch events into fewer requests, and retry after the Retry-After seconds"}
 	}
+	if perr := w.storeReplay(r.Context(), ts, key); perr != nil {
+		return -1, perr
+	}
 
 	items, batch, derr := decodeBody(body, w.now)
 	if derr != nil {
@@ -260,9 +302,41 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) (accepted int, 
 	if serr != nil && serr.status >= 500 {
 		// Nothing on the sender's side was wrong: let it retry the very
 		// same request, whose signature is otherwise spent.
-		w.replay.forget(ts, key)
+		w.forgetReplay(r.Context(), ts, key)
 	}
 	return accepted, serr
+}
+
+// storeReplay records a request just remembered in replayStore, if any,
+// before its events are delivered: a request whose entry could not be
+// recorded is refused, and forgotten so that it may be retried.
+func (w *Webhook) storeReplay(ctx context.Context, ts int64, key replayKey) *apiError {
+	if w.replayStore == nil {
+		return nil
+	}
+	if err := w.replayStore.AddReplay(ctx, ts, key); err != nil {
+		w.replay.forget(ts, key)
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: time.Second,
+			message: "the request could not be recorded against replays (" + err.Error() + "): retry the request"}
+	}
+	now := w.now().Unix()
+	if last := w.expiredAt.Load(); now > last && w.expiredAt.CompareAndSwap(last, now) {
+		// A failure leaves the rows for the next second's attempt; they
+		// are refused by the timestamp check meanwhile.
+		_ = w.replayStore.ExpireReplay(ctx, now-w.replay.tolerance)
+	}
+	return nil
+}
+
+// forgetReplay forgets a request in memory and in replayStore.
+func (w *Webhook) forgetReplay(ctx context.Context, ts int64, key replayKey) {
+	w.replay.forget(ts, key)
+	if w.replayStore != nil {
+		// Failing, the entry stays: the sender's retry of the very same
+		// request is refused after a restart, and a resend signed afresh
+		// goes through.
+		_ = w.replayStore.ForgetReplay(ctx, ts, key)
+	}
 }
 
 func (w *Webhook) tooLarge() *apiError {
