@@ -68,7 +68,7 @@ type Options struct {
 
 // New builds a server from settings. It does not contact Dynamics: the
 // server starts, and queues activities, while Dynamics is unreachable.
-func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Server, error) {
+func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Server, err error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -93,6 +93,11 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (*Serve
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			srv.DB.Close() // a failed New leaves no store open
+		}
+	}()
 	srv.Creds = agent.NewCredentials(srv.DB)
 	key := []byte(s.SessionKey)
 	if len(key) == 0 {
