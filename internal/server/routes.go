@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/agent"
+	"github.com/ctibridge/ctibridge/internal/telephony"
 	"github.com/ctibridge/ctibridge/web"
 )
 
@@ -16,10 +17,11 @@ func (srv *Server) routes() {
 	m.HandleFunc("GET /widget", srv.serveWidget)
 	m.Handle("GET /widget/", http.StripPrefix("/widget/", http.FileServerFS(web.WidgetFiles)))
 	m.Handle("GET /vendor/", http.StripPrefix("/vendor/", http.FileServerFS(web.VendorFiles)))
-	m.HandleFunc("POST /api/v1/sessions", srv.sessions.ServeLogin)
+	// A login body is at most 4 KiB (agent.Sessions.ServeLogin).
+	m.Handle("POST /api/v1/sessions", srv.bodies.limit(4<<10, http.HandlerFunc(srv.sessions.ServeLogin)))
 	m.HandleFunc("GET /api/v1/ws", srv.sessions.ServeWS)
 	if srv.Webhook != nil {
-		m.Handle("POST /api/v1/events", srv.Webhook)
+		m.Handle("POST /api/v1/events", srv.bodies.limit(telephony.DefaultMaxBody, srv.Webhook))
 	}
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -49,6 +49,8 @@ type Server struct {
 
 	mux      *http.ServeMux
 	sessions *agent.Sessions
+	limits   httpLimits
+	bodies   *bodyBudget
 
 	// source is the telephony source, fixed for the process's life.
 	source string
@@ -87,7 +89,8 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{settings: s, log: log, config: cfg, mux: http.NewServeMux(), source: source}
+	srv := &Server{settings: s, log: log, config: cfg, mux: http.NewServeMux(), source: source,
+		limits: defaultLimits, bodies: &bodyBudget{max: defaultLimits.pendingBodies}}
 
 	srv.DB, err = store.Open(ctx, s.StorePath)
 	if err != nil {
@@ -324,7 +327,11 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	hs := &http.Server{
 		Handler:           srv.mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: srv.limits.readHeader,
+		ReadTimeout:       srv.limits.read,
+		WriteTimeout:      srv.limits.write,
+		IdleTimeout:       srv.limits.idle,
+		MaxHeaderBytes:    srv.limits.headerBytes,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
