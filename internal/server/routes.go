@@ -21,7 +21,10 @@ func (srv *Server) routes() {
 	m.Handle("POST /api/v1/sessions", srv.bodies.limit(4<<10, http.HandlerFunc(srv.sessions.ServeLogin)))
 	m.HandleFunc("GET /api/v1/ws", srv.sessions.ServeWS)
 	if srv.Webhook != nil {
-		m.Handle("POST /api/v1/events", srv.bodies.limit(telephony.DefaultMaxBody, srv.Webhook))
+		// Every method, so that the webhook answers any other than POST
+		// with its documented JSON method_not_allowed, not the mux's
+		// plain-text 405.
+		m.Handle("/api/v1/events", srv.bodies.limit(telephony.DefaultMaxBody, srv.Webhook))
 	}
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
