@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits DecodeEvent enforces before it builds anything from a document.
@@ -21,6 +22,23 @@ const (
 	// nests five levels (interaction.leadData.phones[0]); 32 leaves extra
 	// data plenty of room and keeps the decoder's recursion shallow.
 	MaxEventDepth = 32
+)
+
+// Limits on the ids of an event. Ids are printable ASCII without spaces
+// (! to ~), so no two different ids look alike in a log or the CRM, and
+// none carries a control character into a log line, a query or a header.
+// Real platforms' ids fit: SIP Call-IDs ("a84b4c76e66710@pc33.example.com"),
+// Asterisk linkedids ("1712345678.42"), UUIDs, ipSCAPE's numbers.
+const (
+	// MaxAgentIDBytes bounds agentId, as login does (agent.ValidateAgentID):
+	// an agent receives the calls of the id they log in with.
+	MaxAgentIDBytes = 64
+	// MaxInteractionIDBytes bounds interaction.agentInteractionId: twice
+	// the longest Call-ID seen from common SIP stacks.
+	MaxInteractionIDBytes = 128
+	// MaxEventIDBytes bounds id, which browser sources build from the
+	// interaction id ("sip:<agentInteractionId>:callAlerting").
+	MaxEventIDBytes = 256
 )
 
 // EventTypes lists every event type in lifecycle order.
@@ -57,6 +75,11 @@ func DecodeEvent(data []byte) (*Event, error) {
 	}
 	if err := checkDepth(data); err != nil {
 		return nil, err
+	}
+	// The decoder would turn invalid UTF-8 into U+FFFD, and so two
+	// different ids into one.
+	if !utf8.Valid(data) {
+		return nil, invalidUTF8(data)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -112,6 +135,125 @@ func checkDepth(data []byte) error {
 	return nil
 }
 
+// invalidUTF8 describes the first byte of data that is not UTF-8, with the
+// JSON path of the value (or key) it is in.
+func invalidUTF8(data []byte) *EventError {
+	bad := 0
+	for bad < len(data) {
+		r, size := utf8.DecodeRune(data[bad:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		bad += size
+	}
+	line, col := position(data, bad)
+	path, inKey := pathAt(data, bad)
+	what := "is"
+	if inKey {
+		what = "has a key that is"
+	}
+	return &EventError{Path: path, Msg: fmt.Sprintf("%s not valid UTF-8 (byte 0x%02x at line %d, column %d); send text as UTF-8", what, data[bad], line, col)}
+}
+
+// pathAt returns the JSON path of the string that holds data[offset]
+// ("interaction.activity.notes", "[2].id"); inKey is true when the string
+// is an object key, the path then being the object's. The path is "" when
+// the offset is outside every string, or the document is not valid JSON.
+func pathAt(data []byte, offset int) (path string, inKey bool) {
+	type level struct {
+		array   bool
+		index   int
+		key     string
+		wantKey bool
+	}
+	var stack []level
+	pathOf := func(n int) string {
+		var b strings.Builder
+		for _, l := range stack[:n] {
+			if l.array {
+				b.WriteString("[" + strconv.Itoa(l.index) + "]")
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(l.key)
+		}
+		return b.String()
+	}
+	// filled moves the innermost container past the value just read.
+	filled := func() {
+		if len(stack) == 0 {
+			return
+		}
+		top := &stack[len(stack)-1]
+		if top.array {
+			top.index++
+		} else {
+			top.wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		before := int(dec.InputOffset())
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		after := int(dec.InputOffset())
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				stack = append(stack, level{wantKey: true})
+			case '[':
+				stack = append(stack, level{array: true})
+			default:
+				stack = stack[:len(stack)-1]
+				filled()
+			}
+		case string:
+			if n := len(stack); n > 0 && !stack[n-1].array && stack[n-1].wantKey {
+				if offset >= before && offset < after {
+					return pathOf(n - 1), true
+				}
+				stack[n-1].key, stack[n-1].wantKey = tok, false
+				continue
+			}
+			if offset >= before && offset < after {
+				return pathOf(len(stack)), false
+			}
+			filled()
+		default:
+			filled()
+		}
+	}
+}
+
+// checkID reports what is wrong with id as an id of at most limit bytes of
+// printable ASCII without spaces; "" when nothing is.
+func checkID(id string, limit int) string {
+	if len(id) > limit {
+		return fmt.Sprintf("is %d bytes long; an id is at most %d bytes", len(id), limit)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x21 || c > 0x7e {
+			return fmt.Sprintf("has the byte 0x%02x at offset %d; an id is printable ASCII (! to ~) without spaces or control characters", c, i)
+		}
+	}
+	return ""
+}
+
+// CheckAgentID checks an agent id as login does: at most MaxAgentIDBytes of
+// printable ASCII without spaces. The error's path is "agentId".
+func CheckAgentID(id string) error {
+	if msg := checkID(id, MaxAgentIDBytes); msg != "" {
+		return &EventError{Path: "agentId", Msg: msg}
+	}
+	return nil
+}
+
 // syntaxError turns a decoder error into an EventError with a line and column.
 func syntaxError(data []byte, err error) error {
 	var se *json.SyntaxError
@@ -145,6 +287,9 @@ func fillEvent(ev *Event, doc object) error {
 	if ev.ID, err = doc.requiredText("id", `a unique id per event, e.g. "evt-0001", so redeliveries are recognised`); err != nil {
 		return err
 	}
+	if msg := checkID(ev.ID, MaxEventIDBytes); msg != "" {
+		return &EventError{Path: "id", Msg: msg}
+	}
 	typ, err := doc.requiredText("type", "one of "+eventTypeList)
 	if err != nil {
 		return err
@@ -165,6 +310,9 @@ func fillEvent(ev *Event, doc object) error {
 	if ev.AgentID, err = doc.requiredText("agentId", "the telephony agent's id"); err != nil {
 		return err
 	}
+	if err := CheckAgentID(ev.AgentID); err != nil {
+		return err
+	}
 	ix, ok, err := doc.object("interaction")
 	if err != nil {
 		return err
@@ -179,6 +327,9 @@ func fillInteraction(in *Interaction, ix object, typ EventType) error {
 	var err error
 	if in.AgentInteractionID, err = ix.requiredText("agentInteractionId", "the telephony platform's interaction id, the same on every event of one call"); err != nil {
 		return err
+	}
+	if msg := checkID(in.AgentInteractionID, MaxInteractionIDBytes); msg != "" {
+		return &EventError{Path: ix.at("agentInteractionId"), Msg: msg}
 	}
 	ct, err := ix.requiredText("callType", "one of "+callTypeList)
 	if err != nil {

@@ -461,6 +461,9 @@ func decodeAgentState(raw []byte, now func() time.Time) (*AgentStateChange, *int
 	if wire.AgentID == "" {
 		return nil, &interaction.EventError{Path: "agentId", Msg: "missing; it must hold the telephony agent's id"}
 	}
+	if err := interaction.CheckAgentID(wire.AgentID); err != nil {
+		return nil, err.(*interaction.EventError)
+	}
 	if wire.State == "" {
 		return nil, &interaction.EventError{Path: "state", Msg: "missing; it must hold one of " + agentStateList()}
 	}
