@@ -69,6 +69,12 @@ var migrations = []string{
 		key BLOB NOT NULL,
 		PRIMARY KEY (ts, key)
 	) WITHOUT ROWID;`,
+	// 4: each agent's session generation, which every session token
+	// carries: changing it (a new PIN, logout) ends the tokens issued
+	// before, whichever process changes it. Existing agents get one too,
+	// so tokens issued before the upgrade (which carry none) end.
+	`ALTER TABLE agents ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0;
+	UPDATE agents SET session_gen = (random() >> 1) | 1;`,
 }
 
 // memoryDatabases numbers in-memory databases so each Open gets its own.
