@@ -80,7 +80,7 @@ type Flow struct {
 	engine atomic.Pointer[screenpop.Engine]
 	locks  interactionLocks
 	// popped remembers the interactions this process has popped, so the pop
-	// can go out before the store is written (see handle); an interaction
+	// can go out before the store is read (see handle); an interaction
 	// whose pop was not stored is forgotten again.
 	poppedMu sync.Mutex
 	popped   map[string]struct{}
@@ -194,52 +194,64 @@ func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) 
 	// stored: the event's outcome, and a pop it sent, are in the store.
 	stored := false
 
-	// Whose call it is, and whether it takes the event, are known before
-	// anything is popped: a pop shows the caller, so it must not go to an
-	// agent the call is not for, nor be used up by an event then refused.
-	// A call held in memory answers that at once. Only one not held (new,
-	// or from before a restart) is read from the store first; the pop
-	// still goes out before the save, the transaction the agent would wait
-	// for otherwise.
-	rec, err := f.load(ctx, ix)
-	if err != nil {
-		return err
+	// An agent's own event is checked against the call first, so that it
+	// cannot pop, nor mark as popped, another agent's call. Any other event
+	// is checked against the call when it is held in memory, which costs
+	// nothing: it may not pop a call that is another agent's or that will
+	// refuse it.
+	rec := f.takeHeld(ix)
+	if rec == nil && owner != "" {
+		var err error
+		if rec, err = f.load(ctx, ix); err != nil {
+			return err
+		}
 	}
-	// An agent's own event may neither create nor change another's call.
-	if owner != "" && rec.Call.InteractionID != "" && rec.Call.AgentID != owner {
-		f.hold(rec) // another agent's call, unchanged
-		f.count(ev.Type, "rejected")
-		return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interaction.agentInteractionId: no call %q for this agent", ix)}
-	}
-	if err := rec.Call.Check(ev); err != nil {
-		f.hold(rec) // refused, unchanged
-		f.count(ev.Type, "rejected")
-		return &RefusedError{Code: "conflict", Msg: err.Error()}
+	if rec != nil {
+		if owner != "" && rec.Call.InteractionID != "" && rec.Call.AgentID != owner {
+			f.hold(rec) // another agent's call, unchanged
+			f.count(ev.Type, "rejected")
+			return &RefusedError{Code: "not_found", Msg: fmt.Sprintf("interaction.agentInteractionId: no call %q for this agent", ix)}
+		}
+		if err := rec.Call.Check(ev); err != nil {
+			f.hold(rec) // refused, unchanged
+			f.count(ev.Type, "rejected")
+			return &RefusedError{Code: "conflict", Msg: err.Error()}
+		}
 	}
 
 	// The pop is what the agent waits for, so it goes out before the store
-	// is written: an event that presents a call this process has not
-	// popped pops it now. After a restart a redelivered event may pop
-	// again; a widget that ran the pop answers a repeat with its earlier
-	// popResult, without popping again.
+	// is read and written: an event that presents a call this process has
+	// not popped pops it now. A call not held (a new one, or one stored
+	// before a restart) is popped before it is read: the pop shows only
+	// what the event carries, which a sender that signs events could pop
+	// to any agent under a new interaction id anyway. After a restart a
+	// redelivered event may pop again; a widget that ran the pop answers a
+	// repeat with its earlier popResult, without popping again.
 	engine := f.engine.Load()
 	var early *screenpop.Decision
 	earlyDelivered := 0
 	if presents(ev.Type) && f.firstPop(ix) {
-		agentID := rec.Call.AgentID // checked: the event names it, or none
-		if agentID == "" {
-			agentID = ev.AgentID // a new call
+		agentID := ev.AgentID
+		if rec != nil && rec.Call.AgentID != "" {
+			agentID = rec.Call.AgentID // checked: the event names it, or none
 		}
 		early, earlyDelivered = f.pop(ev, agentID, ix, engine, received)
 		defer func() {
 			if !stored {
-				// The sender is told to try again: its redelivery pops
-				// again and stores the pop, for a widget that joins later.
+				// The event failed or was refused: the call's own event,
+				// or this one redelivered, pops again and stores the pop,
+				// for a widget that joins later.
 				f.forgetPop(ix)
 			}
 		}()
 	}
 
+	if rec == nil {
+		var err error
+		if rec, err = f.load(ctx, ix); err != nil {
+			return err
+		}
+	}
 	t, err := rec.Call.Apply(ev)
 	if err != nil {
 		f.count(ev.Type, "rejected")
@@ -413,11 +425,7 @@ func (f *Flow) popCount(outcome string) {
 // load reads a call; the caller holds the interaction's lock. A call held
 // in memory is taken out: save, or hold when nothing changed, puts it back.
 func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) {
-	f.storedMu.Lock()
-	held := f.stored[interactionID]
-	delete(f.stored, interactionID)
-	f.storedMu.Unlock()
-	if held != nil {
+	if held := f.takeHeld(interactionID); held != nil {
 		return held, nil
 	}
 	var data string
@@ -436,6 +444,16 @@ func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) 
 		return nil, fmt.Errorf("decode stored call %s: %w", interactionID, err)
 	}
 	return rec, nil
+}
+
+// takeHeld takes the call out of memory, or returns nil when it is not
+// held; the caller holds the interaction's lock.
+func (f *Flow) takeHeld(interactionID string) *record {
+	f.storedMu.Lock()
+	defer f.storedMu.Unlock()
+	held := f.stored[interactionID]
+	delete(f.stored, interactionID)
+	return held
 }
 
 const saveCallQuery = `INSERT INTO calls(interaction_id, agent_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)

@@ -15,8 +15,8 @@ import (
 func (srv *Server) routes() {
 	m := srv.mux
 	m.HandleFunc("GET /widget", srv.serveWidget)
-	m.Handle("GET /widget/", http.StripPrefix("/widget/", http.FileServerFS(web.WidgetFiles)))
-	m.Handle("GET /vendor/", http.StripPrefix("/vendor/", http.FileServerFS(web.VendorFiles)))
+	m.Handle("GET /widget/", http.StripPrefix("/widget/", fileServer(web.WidgetFiles)))
+	m.Handle("GET /vendor/", http.StripPrefix("/vendor/", fileServer(web.VendorFiles)))
 	// A login body is at most 4 KiB (agent.Sessions.ServeLogin).
 	m.Handle("POST /api/v1/sessions", srv.bodies.limit(4<<10, http.HandlerFunc(srv.sessions.ServeLogin)))
 	m.HandleFunc("GET /api/v1/ws", srv.sessions.ServeWS)
@@ -40,7 +40,8 @@ func (srv *Server) routes() {
 // data-cifid; ipSCAPE's integration bundle, which brings its CTI Adaptor
 // into the panel), then the widget.
 func (srv *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
-	page, err := web.NewWidgetPage(srv.Config().Scripts, web.WidgetSettings{WSURL: "/api/v1/ws"})
+	cfg := srv.Config()
+	page, err := web.NewWidgetPage(cfg.Scripts, web.WidgetSettings{WSURL: "/api/v1/ws"})
 	if err != nil {
 		srv.log.Error("widget page", "err", err)
 		agent.WriteError(w, http.StatusInternalServerError, "internal", "could not build the widget page")
@@ -54,6 +55,7 @@ func (srv *Server) serveWidget(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", widgetCSP(cfg))
 	w.Write(buf.Bytes())
 }
 

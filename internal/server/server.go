@@ -48,6 +48,7 @@ type Server struct {
 	Dataverse *dataverse.Client    // when the server writes activities
 
 	mux      *http.ServeMux
+	handler  http.Handler // mux behind the headers every response carries
 	sessions *agent.Sessions
 	limits   httpLimits
 	bodies   *bodyBudget
@@ -91,6 +92,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 	}
 	srv := &Server{settings: s, log: log, config: cfg, mux: http.NewServeMux(), source: source,
 		limits: defaultLimits, bodies: &bodyBudget{max: defaultLimits.pendingBodies}}
+	srv.handler = withSecurityHeaders(srv.mux)
 
 	srv.DB, err = store.Open(ctx, s.StorePath)
 	if err != nil {
@@ -240,7 +242,7 @@ func (srv *Server) TelephonySource() string { return srv.source }
 func (srv *Server) Handle(pattern string, h http.Handler) { srv.mux.Handle(pattern, h) }
 
 // Handler is the server's HTTP handler.
-func (srv *Server) Handler() http.Handler { return srv.mux }
+func (srv *Server) Handler() http.Handler { return srv.handler }
 
 // Config returns the config in use.
 func (srv *Server) Config() *config.Config {
@@ -326,7 +328,7 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	hs := &http.Server{
-		Handler:           srv.mux,
+		Handler:           srv.handler,
 		ReadHeaderTimeout: srv.limits.readHeader,
 		ReadTimeout:       srv.limits.read,
 		WriteTimeout:      srv.limits.write,
