@@ -62,7 +62,6 @@ func widgetCSP(cfg *config.Config) string {
 		"style-src " + src(trusted) + " 'unsafe-inline'",
 		"img-src " + src(trusted) + " data:",
 		"connect-src " + src(connect),
-		"media-src " + src(trusted) + " blob: mediastream:",
 		"object-src 'none'",
 		"base-uri 'none'",
 		"form-action 'self'",
