@@ -141,6 +141,7 @@ func newTestSessions(t *testing.T) (*Sessions, *Hub, *recordingHandler, *httptes
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/sessions", s.ServeLogin)
 	mux.HandleFunc("GET /api/v1/ws", s.ServeWS)
+	mux.HandleFunc("DELETE /api/v1/sessions", s.ServeLogout)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return s, hub, handler, srv
@@ -205,8 +206,8 @@ func TestLoginIsRateLimitedPerAgent(t *testing.T) {
 func dial(t *testing.T, srv *httptest.Server, token string) (*websocket.Conn, *http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/v1/ws?token=" + token
-	return websocket.Dial(ctx, url, nil)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/v1/ws"
+	return websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{SubprotocolV1, SubprotocolTokenPrefix + token}})
 }
 
 func read(t *testing.T, ws *websocket.Conn) map[string]string {

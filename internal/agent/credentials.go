@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,15 +28,22 @@ const pinIterations = 60_000
 // so a caller cannot probe which agent ids exist.
 var ErrBadCredentials = errors.New("unknown agent id or wrong PIN")
 
-// Credentials stores agents' PINs, hashed, in the store's agents table.
+// Credentials stores agents' PINs, hashed, in the store's agents table,
+// with each agent's session generation: a random number that changes with
+// the PIN and at logout, which every session token carries, so that a
+// change made by any process (the agent command) ends the tokens issued
+// before it.
 type Credentials struct {
 	db *sql.DB
+	// ended, when set, is told about an agent whose sessions just ended
+	// in this process, to close its sockets (Sessions sets it).
+	ended func(agentID string)
 }
 
 // NewCredentials returns the credential store over db (see internal/store).
 func NewCredentials(db *sql.DB) *Credentials { return &Credentials{db: db} }
 
-// Set creates or replaces an agent's PIN.
+// Set creates or replaces an agent's PIN, and ends the agent's sessions.
 func (c *Credentials) Set(ctx context.Context, agentID, pin, name string) error {
 	if err := ValidateAgentID(agentID); err != nil {
 		return err
@@ -47,32 +55,102 @@ func (c *Credentials) Set(ctx context.Context, agentID, pin, name string) error 
 	if err != nil {
 		return err
 	}
-	_, err = c.db.ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, name, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT(agent_id) DO UPDATE SET pin_hash = excluded.pin_hash, name = excluded.name`,
-		agentID, hash, name, time.Now().Unix())
+	_, err = c.db.ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, name, created_at, session_gen) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(agent_id) DO UPDATE SET pin_hash = excluded.pin_hash, name = excluded.name, session_gen = excluded.session_gen`,
+		agentID, hash, name, time.Now().Unix(), newGeneration())
 	if err != nil {
 		return fmt.Errorf("save agent %q: %w", agentID, err)
 	}
+	c.sessionsEnded(agentID)
 	return nil
+}
+
+// Remove removes an agent's PIN, so it can no longer log in, and ends its
+// sessions. The row stays (with no PIN and no SIP account): its new
+// session generation is what refuses the tokens issued before.
+func (c *Credentials) Remove(ctx context.Context, agentID string) error {
+	res, err := c.db.ExecContext(ctx, `UPDATE agents SET pin_hash = '', sip_user = '', sip_auth_user = '', sip_password = '', sip_display_name = '', session_gen = ?
+		WHERE agent_id = ?`, newGeneration(), agentID)
+	if err != nil {
+		return fmt.Errorf("remove agent %q: %w", agentID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("agent %q: no such agent", agentID)
+	}
+	c.sessionsEnded(agentID)
+	return nil
+}
+
+// EndSessions ends every session of agentID (logout): tokens issued before
+// no longer open a socket.
+func (c *Credentials) EndSessions(ctx context.Context, agentID string) error {
+	if _, err := c.db.ExecContext(ctx, `UPDATE agents SET session_gen = ? WHERE agent_id = ?`, newGeneration(), agentID); err != nil {
+		return fmt.Errorf("end the sessions of agent %q: %w", agentID, err)
+	}
+	c.sessionsEnded(agentID)
+	return nil
+}
+
+// Generation returns agentID's session generation, and false when the
+// agent has no stored login. One read by primary key.
+func (c *Credentials) Generation(ctx context.Context, agentID string) (int64, bool, error) {
+	var gen int64
+	err := c.db.QueryRowContext(ctx, `SELECT session_gen FROM agents WHERE agent_id = ?`, agentID).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("look up the sessions of agent %q: %w", agentID, err)
+	}
+	return gen, true, nil
+}
+
+func (c *Credentials) sessionsEnded(agentID string) {
+	if c.ended != nil {
+		c.ended(agentID)
+	}
+}
+
+// newGeneration is a random, non-zero session generation: 0 is what tokens
+// minted without a login carry.
+func newGeneration() int64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if g := int64(binary.BigEndian.Uint64(b[:]) >> 1); g != 0 {
+			return g
+		}
+	}
 }
 
 // Verify checks an agent's PIN. It returns ErrBadCredentials for an unknown
 // agent or a wrong PIN.
 func (c *Credentials) Verify(ctx context.Context, agentID, pin string) error {
+	_, err := c.verify(ctx, agentID, pin)
+	return err
+}
+
+// dummyHash is checked for an unknown or removed agent, to spend the time
+// of a real check.
+const dummyHash = "pbkdf2-sha256$60000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// verify is Verify that also returns the agent's session generation, for
+// the token it logs in to.
+func (c *Credentials) verify(ctx context.Context, agentID, pin string) (int64, error) {
 	var stored string
-	err := c.db.QueryRowContext(ctx, `SELECT pin_hash FROM agents WHERE agent_id = ?`, agentID).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Spend the same time as a real check.
-		verifyPIN("pbkdf2-sha256$60000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", pin)
-		return ErrBadCredentials
+	var gen int64
+	err := c.db.QueryRowContext(ctx, `SELECT pin_hash, session_gen FROM agents WHERE agent_id = ?`, agentID).Scan(&stored, &gen)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && stored == "" {
+		verifyPIN(dummyHash, pin)
+		return 0, ErrBadCredentials
 	}
 	if err != nil {
-		return fmt.Errorf("look up agent: %w", err)
+		return 0, fmt.Errorf("look up agent: %w", err)
 	}
 	if !verifyPIN(stored, pin) {
-		return ErrBadCredentials
+		return 0, ErrBadCredentials
 	}
-	return nil
+	return gen, nil
 }
 
 // ValidateAgentID checks that an agent id is printable and short: it ends

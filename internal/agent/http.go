@@ -1,19 +1,21 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 )
 
-// Sessions serves the agent login and the widget WebSocket.
+// Sessions serves the agent login and logout and the widget WebSocket.
 type Sessions struct {
 	creds  *Credentials
 	signer *Signer
@@ -23,14 +25,26 @@ type Sessions struct {
 	// (host patterns as coder/websocket takes them); same-origin always is.
 	OriginPatterns []string
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	guard *loginGuard
+	now   func() time.Time
 }
 
-// NewSessions wires the login and WebSocket handlers.
+// NewSessions wires the login, logout and WebSocket handlers. A session
+// that ends in this process (PIN changed or removed, logout) closes the
+// agent's sockets through hub.
 func NewSessions(creds *Credentials, signer *Signer, hub *Hub, log *slog.Logger) *Sessions {
-	return &Sessions{creds: creds, signer: signer, hub: hub, log: log, limiters: make(map[string]*rate.Limiter)}
+	creds.ended = func(agentID string) { hub.CloseAgent(agentID) }
+	return &Sessions{creds: creds, signer: signer, hub: hub, log: log, guard: newLoginGuard(), now: time.Now}
 }
+
+// Subprotocols of the widget socket. A browser cannot set headers on a
+// WebSocket, so the widget offers [SubprotocolV1, SubprotocolTokenPrefix +
+// token] and the server answers with SubprotocolV1 alone: the token never
+// travels in a URL, which proxies and access logs keep.
+const (
+	SubprotocolV1          = "ctibridge.v1"
+	SubprotocolTokenPrefix = "ctibridge.token."
+)
 
 type loginRequest struct {
 	AgentID string `json:"agentId"`
@@ -44,6 +58,12 @@ type loginResponse struct {
 }
 
 // ServeLogin handles POST /api/v1/sessions.
+//
+// Each attempt costs a PIN hash, so it is refused before hashing when the
+// agent id is locked out (5 failures in a row: 1 minute, doubling with
+// each failure after a lockout up to an hour), when its source address or
+// all sources together are over their rate, or when as many hashes run as
+// the guard allows (503: it does not queue).
 func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
@@ -60,13 +80,41 @@ func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "bad_request", "pin: is required")
 		return
 	}
-	if !s.limiter(req.AgentID).Allow() {
-		w.Header().Set("Retry-After", "60")
-		WriteError(w, http.StatusTooManyRequests, "too_many_attempts", "too many login attempts for this agent id: wait a minute")
+	now := s.now()
+	source := sourceOf(r.RemoteAddr)
+	if d := s.guard.lockedFor(req.AgentID, now); d > 0 {
+		s.refuseLocked(w, d)
 		return
 	}
-	if err := s.creds.Verify(r.Context(), req.AgentID, req.PIN); err != nil {
+	if ok, global, wait := s.guard.allowSource(source, now); !ok {
+		retryAfter(w, wait)
+		if global {
+			s.log.Warn("login refused: all sources are over the login rate", "source", source.Addr().String())
+			WriteError(w, http.StatusTooManyRequests, "too_many_attempts", "too many login attempts: try again in a few seconds")
+			return
+		}
+		WriteError(w, http.StatusTooManyRequests, "too_many_attempts", "too many login attempts from this address: try again in a few seconds")
+		return
+	}
+	if !s.guard.acquireHash() {
+		retryAfter(w, time.Second)
+		WriteError(w, http.StatusServiceUnavailable, "busy", "too many logins at once: try again in a second")
+		return
+	}
+	defer s.guard.releaseHash()
+	failures, locked := s.guard.attempt(req.AgentID, now)
+	if locked > 0 {
+		s.refuseLocked(w, locked)
+		return
+	}
+	gen, err := s.creds.verify(r.Context(), req.AgentID, req.PIN)
+	if err != nil {
 		if errors.Is(err, ErrBadCredentials) {
+			args := []any{"agent", req.AgentID, "source", source.Addr().String(), "failures", failures}
+			if failures >= lockoutAfter {
+				args = append(args, "lockedFor", lockoutDuration(failures-lockoutAfter).String())
+			}
+			s.log.Warn("login failed", args...)
 			WriteError(w, http.StatusUnauthorized, "bad_credentials", err.Error())
 			return
 		}
@@ -74,33 +122,76 @@ func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusInternalServerError, "internal", "could not check the credentials")
 		return
 	}
-	token, exp := s.signer.Issue(req.AgentID)
-	s.log.Info("agent logged in", "agent", req.AgentID)
+	s.guard.succeeded(req.AgentID)
+	token, exp := s.signer.IssueSession(req.AgentID, gen)
+	s.log.Info("agent logged in", "agent", req.AgentID, "source", source.Addr().String())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(loginResponse{Token: token, AgentID: req.AgentID, ExpiresAt: exp})
 }
 
-// limiter allows 5 login attempts per agent id per minute, so a 4-digit PIN
-// cannot be guessed online.
-func (s *Sessions) limiter(agentID string) *rate.Limiter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.limiters[agentID]
-	if l == nil {
-		if len(s.limiters) > 100_000 {
-			clear(s.limiters) // bound memory against id spraying
-		}
-		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
-		s.limiters[agentID] = l
-	}
-	return l
+func (s *Sessions) refuseLocked(w http.ResponseWriter, d time.Duration) {
+	retryAfter(w, d)
+	WriteError(w, http.StatusTooManyRequests, "too_many_attempts",
+		fmt.Sprintf("too many wrong PINs for this agent id: locked for %s", d.Round(time.Second)))
 }
 
-// ServeWS handles GET /api/v1/ws?token=...: it checks the session token
-// before upgrading, so an unauthenticated client never gets a socket.
+// retryAfter sets Retry-After to d in whole seconds, at least 1.
+func retryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+}
+
+// ServeLogout handles DELETE /api/v1/sessions with the session token in
+// "Authorization: Bearer". It ends every session of the token's agent
+// (all its tabs: they share one login) and closes their sockets.
+func (s *Sessions) ServeLogout(w http.ResponseWriter, r *http.Request) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	claims, err := s.signer.Verify(token)
+	if err != nil {
+		WriteError(w, http.StatusUnauthorized, "bad_token", err.Error())
+		return
+	}
+	current, err := s.current(r.Context(), claims)
+	if err != nil {
+		s.log.Error("logout", "agent", claims.AgentID, "err", err)
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not end the session: try again")
+		return
+	}
+	if current {
+		if err := s.creds.EndSessions(r.Context(), claims.AgentID); err != nil {
+			s.log.Error("logout", "agent", claims.AgentID, "err", err)
+			WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not end the session: try again")
+			return
+		}
+		s.hub.CloseAgent(claims.AgentID) // for a token minted without a login
+		s.log.Info("agent logged out", "agent", claims.AgentID)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// current reports whether a token's session has not been ended: its
+// generation is the agent's. A token minted without a login (generation 0)
+// is current only for an agent id with no stored login.
+func (s *Sessions) current(ctx context.Context, c Claims) (bool, error) {
+	gen, found, err := s.creds.Generation(ctx, c.AgentID)
+	if err != nil {
+		return false, err
+	}
+	if !found {
+		return c.Generation == 0, nil
+	}
+	return c.Generation == gen, nil
+}
+
+// ServeWS handles GET /api/v1/ws: it checks the session token (in the
+// Sec-WebSocket-Protocol header as SubprotocolTokenPrefix+token, or in
+// "Authorization: Bearer" for clients that can set headers) before
+// upgrading, so an unauthenticated client never gets a socket. A token in
+// the URL is not read. A plain GET with a valid token is answered 426
+// (not an upgrade), with an invalid or ended one 401: the widget asks so
+// when a socket does not open.
 func (s *Sessions) ServeWS(w http.ResponseWriter, r *http.Request) {
-	token := r.URL.Query().Get("token")
+	token := tokenFromSubprotocols(r.Header.Values("Sec-WebSocket-Protocol"))
 	if token == "" {
 		token, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	}
@@ -109,11 +200,34 @@ func (s *Sessions) ServeWS(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnauthorized, "bad_token", err.Error()+": log in again")
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.OriginPatterns})
+	current, err := s.current(r.Context(), claims)
+	if err != nil {
+		s.log.Error("check session", "agent", claims.AgentID, "err", err)
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not check the session: try again")
+		return
+	}
+	if !current {
+		WriteError(w, http.StatusUnauthorized, "bad_token", "session has ended (PIN changed or logged out): log in again")
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.OriginPatterns, Subprotocols: []string{SubprotocolV1}})
 	if err != nil {
 		return // Accept has answered the client
 	}
 	s.hub.Serve(r.Context(), ws, claims.AgentID)
+}
+
+// tokenFromSubprotocols finds SubprotocolTokenPrefix+token among the
+// offered subprotocols (comma-separated, in one header or several).
+func tokenFromSubprotocols(headers []string) string {
+	for _, h := range headers {
+		for p := range strings.SplitSeq(h, ",") {
+			if t, ok := strings.CutPrefix(strings.TrimSpace(p), SubprotocolTokenPrefix); ok {
+				return t
+			}
+		}
+	}
+	return ""
 }
 
 // WriteError writes the JSON error shape every ctibridge API uses.

@@ -218,3 +218,23 @@ func (h *Hub) reply(c *widgetConn, ref, code, message string) {
 	data, _ := json.Marshal(map[string]string{"type": "error", "ref": ref, "code": code, "message": message})
 	c.send(data)
 }
+
+// statusSessionEnded closes the sockets of a session that was ended (PIN
+// changed or removed, logout): the widget goes back to its login form
+// rather than reconnecting. 4000-4999 are for applications (RFC 6455).
+const statusSessionEnded websocket.StatusCode = 4001
+
+// CloseAgent closes every connection of agentID, whose sessions have ended,
+// and returns how many it closed.
+func (h *Hub) CloseAgent(agentID string) int {
+	h.mu.RLock()
+	conns := make([]*widgetConn, 0, len(h.agents[agentID]))
+	for c := range h.agents[agentID] {
+		conns = append(conns, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range conns {
+		c.close(statusSessionEnded, "session ended: log in again")
+	}
+	return len(conns)
+}

@@ -23,6 +23,11 @@ type Claims struct {
 	AgentID   string `json:"sub"`
 	ExpiresAt int64  `json:"exp"`
 	SessionID string `json:"sid"`
+	// Generation is the agent's session generation when the token was
+	// issued by a login (see Credentials.Generation). Changing the PIN or
+	// logging out moves the generation on, which ends every token issued
+	// before. 0: not issued by a login but minted with the key (ctiload).
+	Generation int64 `json:"gen,omitempty"`
 }
 
 // Signer issues and checks session tokens: base64url(payload) "."
@@ -48,12 +53,20 @@ func NewSigner(key []byte, ttl time.Duration, now func() time.Time) (*Signer, er
 	return &Signer{key: key, ttl: ttl, now: now}, nil
 }
 
-// Issue returns a token for agentID and when it expires.
+// Issue returns a token for agentID and when it expires, bound to no
+// login: for tools that hold the session key (ctiload). Such a token opens
+// a socket only for an agent id without a stored login.
 func (s *Signer) Issue(agentID string) (string, time.Time) {
+	return s.IssueSession(agentID, 0)
+}
+
+// IssueSession returns a token for agentID at its session generation, and
+// when it expires.
+func (s *Signer) IssueSession(agentID string, generation int64) (string, time.Time) {
 	sid := make([]byte, 12)
 	rand.Read(sid)
 	exp := s.now().Add(s.ttl).Truncate(time.Second)
-	payload, _ := json.Marshal(Claims{AgentID: agentID, ExpiresAt: exp.Unix(), SessionID: base64.RawURLEncoding.EncodeToString(sid)})
+	payload, _ := json.Marshal(Claims{AgentID: agentID, ExpiresAt: exp.Unix(), SessionID: base64.RawURLEncoding.EncodeToString(sid), Generation: generation})
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString(payload) + "." + enc.EncodeToString(s.sign(payload)), exp
 }
