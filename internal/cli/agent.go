@@ -16,7 +16,11 @@ import (
 
 const agentUsage = `Usage:
   ctibridge agent [--store FILE] [--name NAME] set AGENT_ID PIN
-      Creates the agent's widget login, or changes its PIN.
+      Creates the agent's widget login, or changes its PIN. Changing it
+      ends the agent's sessions: its widgets ask for the new PIN.
+  ctibridge agent [--store FILE] remove AGENT_ID
+      Removes the agent's PIN (and SIP account): it can no longer log in,
+      and its sessions end.
   ctibridge agent [--store FILE] sip AGENT_ID --user SIP_USER [--auth-user USER] [--display-name NAME] --password-file FILE|-
       Stores the agent's account on the SIP server, which the widget's
       softphone registers with (telephony source "sip"). The password is read
@@ -44,7 +48,15 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if err := creds.Set(ctx, fs.Arg(1), fs.Arg(2), *name); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "agent %s can log in\n", fs.Arg(1))
+			fmt.Fprintf(stdout, "agent %s can log in; sessions opened before have ended\n", fs.Arg(1))
+			return nil
+		})
+	case fs.NArg() == 2 && fs.Arg(0) == "remove":
+		return withStore(ctx, *storePath, stderr, func(creds *agent.Credentials) error {
+			if err := creds.Remove(ctx, fs.Arg(1)); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "agent %s can no longer log in; its sessions have ended\n", fs.Arg(1))
 			return nil
 		})
 	case fs.NArg() >= 2 && fs.Arg(0) == "sip":
