@@ -560,20 +560,34 @@ export function formatDuration(ms) {
 }
 
 /**
- * The WebSocket URL for a token. wsURL may be absolute (ws:, wss:, http:,
- * https:) or a path resolved against the page; http(s) becomes ws(s).
- * Returns {ws, http}: http is the same endpoint for a plain GET, which the
- * server answers 401 when the token is no longer valid.
+ * The WebSocket URL. wsURL may be absolute (ws:, wss:, http:, https:) or a
+ * path resolved against the page; http(s) becomes ws(s). Returns {ws,
+ * http}: http is the same endpoint for a plain GET with the token in the
+ * Authorization header, which the server answers 401 when the token is no
+ * longer valid. The token is never in a URL (proxies log URLs): the socket
+ * carries it in its subprotocols (socketProtocols).
  */
-export function socketURLs(wsURL, token, pageHref) {
+export function socketURLs(wsURL, pageHref) {
   const u = new URL(wsURL || "/api/v1/ws", pageHref);
   if (u.protocol === "http:") u.protocol = "ws:";
   if (u.protocol === "https:") u.protocol = "wss:";
-  u.searchParams.set("token", token);
   const h = new URL(u.href);
   h.protocol = u.protocol === "wss:" ? "https:" : "http:";
   return { ws: u.href, http: h.href };
 }
+
+/**
+ * The subprotocols the widget offers: the protocol version, which the
+ * server answers with, and the session token (a browser cannot set the
+ * Authorization header on a WebSocket). Tokens are base64url and ".",
+ * which a subprotocol name may hold.
+ */
+export function socketProtocols(token) {
+  return ["ctibridge.v1", "ctibridge.token." + token];
+}
+
+/** The WebSocket close code of a session ended by logout or a PIN change. */
+export const SESSION_ENDED = 4001;
 
 /** Resolves an API path against apiBase ("" or "/" means the page's origin). */
 export function apiURL(apiBase, path, pageHref) {

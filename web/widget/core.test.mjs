@@ -12,7 +12,7 @@ import {
   parseRecords, parseJSONResult, primaryKeyOf, nameColumn, recordsToMatches, prefillOf,
   executePop, describePop, odataLiteral, normalizeWrite, runWrite, runWrites,
   RelationChoices, parsePageURL, dialFromClickToAct, backoffDelay, formatDuration,
-  socketURLs, apiURL, readSettings, loginError, callEnded, stateToggle, WidgetSession, waitForCIF, confirmCIF, CALL_STATE_LABELS, previewDialMessage,
+  socketURLs, socketProtocols, apiURL, readSettings, loginError, callEnded, stateToggle, WidgetSession, waitForCIF, confirmCIF, CALL_STATE_LABELS, previewDialMessage,
 } from "./core.mjs";
 
 const ENTITIES = [
@@ -595,13 +595,23 @@ describe("formatDuration", () => {
 
 describe("socketURLs", () => {
   const cases = [
-    { name: "a path on an http page", ws: "/api/v1/ws", page: "http://127.0.0.1:8080/widget", want: { ws: "ws://127.0.0.1:8080/api/v1/ws?token=t.s", http: "http://127.0.0.1:8080/api/v1/ws?token=t.s" } },
-    { name: "a path on an https page", ws: "/api/v1/ws", page: "https://cti.example/widget", want: { ws: "wss://cti.example/api/v1/ws?token=t.s", http: "https://cti.example/api/v1/ws?token=t.s" } },
-    { name: "an absolute wss URL", ws: "wss://cti.example/api/v1/ws", page: "https://other/widget", want: { ws: "wss://cti.example/api/v1/ws?token=t.s", http: "https://cti.example/api/v1/ws?token=t.s" } },
-    { name: "an https URL becomes wss", ws: "https://cti.example/api/v1/ws", page: "https://x/", want: { ws: "wss://cti.example/api/v1/ws?token=t.s", http: "https://cti.example/api/v1/ws?token=t.s" } },
+    { name: "a path on an http page", ws: "/api/v1/ws", page: "http://127.0.0.1:8080/widget", want: { ws: "ws://127.0.0.1:8080/api/v1/ws", http: "http://127.0.0.1:8080/api/v1/ws" } },
+    { name: "a path on an https page", ws: "/api/v1/ws", page: "https://cti.example/widget", want: { ws: "wss://cti.example/api/v1/ws", http: "https://cti.example/api/v1/ws" } },
+    { name: "an absolute wss URL", ws: "wss://cti.example/api/v1/ws", page: "https://other/widget", want: { ws: "wss://cti.example/api/v1/ws", http: "https://cti.example/api/v1/ws" } },
+    { name: "an https URL becomes wss", ws: "https://cti.example/api/v1/ws", page: "https://x/", want: { ws: "wss://cti.example/api/v1/ws", http: "https://cti.example/api/v1/ws" } },
   ];
-  for (const c of cases) test(c.name, () => assert.deepEqual(socketURLs(c.ws, "t.s", c.page), c.want));
-  test("the token is encoded", () => assert.match(socketURLs("/ws", "a+b/c=", "http://h/").ws, /token=a%2Bb%2Fc%3D$/));
+  for (const c of cases) test(c.name, () => assert.deepEqual(socketURLs(c.ws, c.page), c.want));
+  test("the token is never in the URL", () => {
+    const urls = socketURLs("/ws", "http://h/");
+    assert.doesNotMatch(urls.ws + urls.http, /token/);
+  });
+});
+
+describe("socketProtocols", () => {
+  test("the version first, then the token", () => assert.deepEqual(socketProtocols("eyJzdWIi.c2ln-_"), ["ctibridge.v1", "ctibridge.token.eyJzdWIi.c2ln-_"]));
+  test("every protocol is a valid subprotocol name", () => {
+    for (const p of socketProtocols("eyJzdWIiOiIxMDAxIn0.AbC-_9")) assert.match(p, /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
+  });
 });
 
 describe("apiURL", () => {

@@ -203,6 +203,19 @@ function showLogin(message) {
   setConnection("offline");
 }
 
+// endSession asks the server to end the agent's sessions (this tab's and
+// the others', which then close), so the token is worth nothing to whoever
+// copies it after. Logging out in this tab does not wait for it.
+function endSession() {
+  const s = loadSession();
+  if (!s) return;
+  fetch(core.apiURL(pageSettings.apiBase, "/api/v1/sessions", location.href), {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${s.token}` },
+    keepalive: true,
+  }).catch(() => {});
+}
+
 function logout(message) {
   sessionStorage.removeItem(SESSION_KEY);
   loggedIn = false;
@@ -233,15 +246,15 @@ function connect() {
     logout("Your session has expired: log in again.");
     return;
   }
-  const urls = core.socketURLs(pageSettings.wsURL, s.token, location.href);
+  const urls = core.socketURLs(pageSettings.wsURL, location.href);
   setConnection(reconnectAttempt === 0 ? "connecting" : "reconnecting");
   wsOpened = false;
   let sock;
   try {
-    sock = new WebSocket(urls.ws);
+    sock = new WebSocket(urls.ws, core.socketProtocols(s.token));
   } catch (err) {
     showError(`Cannot open the connection to ctibridge: ${err.message}`);
-    scheduleReconnect(urls.http);
+    scheduleReconnect(urls.http, s.token);
     return;
   }
   ws = sock;
@@ -266,25 +279,31 @@ function connect() {
     }
     handleMessage(msg);
   };
-  sock.onclose = () => {
+  sock.onclose = (ev) => {
     if (ws !== sock) return;
     ws = null;
     events.disconnected();
     if (!loggedIn) return;
+    if (ev.code === core.SESSION_ENDED) {
+      // Logged out in another tab, or the PIN was changed.
+      logout("Your session has ended: log in again.");
+      return;
+    }
     setConnection("reconnecting");
-    scheduleReconnect(wsOpened ? "" : urls.http);
+    scheduleReconnect(wsOpened ? "" : urls.http, s.token);
   };
 }
 
 // scheduleReconnect waits with back-off; after a connection that never
 // opened it first asks the endpoint over plain HTTP, which answers 401 when
 // the token is no longer valid (the server restarted with a new key, or the
-// session expired), so the agent is sent to the login form instead of
-// retrying for ever.
-async function scheduleReconnect(probeURL) {
+// session expired or was ended), so the agent is sent to the login form
+// instead of retrying for ever. The token goes in the Authorization header,
+// never in the URL.
+async function scheduleReconnect(probeURL, token) {
   if (probeURL) {
     try {
-      const res = await fetch(probeURL, { headers: { Accept: "application/json" } });
+      const res = await fetch(probeURL, { headers: { Accept: "application/json", Authorization: `Bearer ${token}` } });
       if (res.status === 401) {
         logout("Your session has expired: log in again.");
         return;
@@ -869,7 +888,10 @@ function renderTelephony() {
 // ---- start ----
 
 $("login-form").addEventListener("submit", login);
-$("logout").addEventListener("click", () => logout(""));
+$("logout").addEventListener("click", () => {
+  endSession();
+  logout("");
+});
 $("error-dismiss").addEventListener("click", clearError);
 $("state-toggle").addEventListener("click", onStateToggle);
 $("call-dial").addEventListener("click", onPreviewDial);
