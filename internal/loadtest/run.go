@@ -392,10 +392,13 @@ type session struct {
 	eventsURL string
 	secret    []byte
 	wsURL     func(agentID string) string
-	pid       func() int // 0 when unknown
-	ready     func(ctx context.Context) (outbox int, err error)
-	persist   bool
-	retry     bool
+	// wsToken is the session token an agent's socket offers (ctibridge);
+	// nil for the relay.
+	wsToken func(agentID string) string
+	pid     func() int // 0 when unknown
+	ready   func(ctx context.Context) (outbox int, err error)
+	persist bool
+	retry   bool
 }
 
 func (r *runner) runRelay(ctx context.Context) (*TargetReport, error) {
@@ -476,9 +479,10 @@ func (r *runner) runServer(ctx context.Context) (*TargetReport, error) {
 	host := strings.TrimPrefix(base, "http://")
 	s := &session{
 		name: "ctibridge", baseURL: base, eventsURL: base + "/api/v1/events", secret: []byte(secret),
-		wsURL: func(agentID string) string {
+		wsURL: func(string) string { return "ws://" + host + "/api/v1/ws" },
+		wsToken: func(agentID string) string {
 			token, _ := signer.Issue(agentID)
-			return "ws://" + host + "/api/v1/ws?token=" + url.QueryEscape(token)
+			return token
 		},
 		pid:     pid,
 		ready:   func(ctx context.Context) (int, error) { return readyz(ctx, base) },
@@ -597,7 +601,7 @@ func (r *runner) drive(ctx context.Context, s *session, crm *CRM, h *hooks) (*Ta
 
 	wctx, stopWidgets := context.WithCancel(ctx)
 	defer stopWidgets()
-	ws := &widgets{sc: sc, relay: s.relay, url: s.wsURL, track: track, persist: s.persist,
+	ws := &widgets{sc: sc, relay: s.relay, url: s.wsURL, token: s.wsToken, track: track, persist: s.persist,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: -1}}}
 	r.progress("%s: connecting %d widgets", s.name, sc.Agents)
 	t0 := time.Now()

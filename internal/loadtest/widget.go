@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ctibridge/ctibridge/internal/agent"
 )
 
 // widgets are the simulated agent widgets of a run: one WebSocket each,
@@ -19,6 +21,7 @@ type widgets struct {
 	sc      Scenario
 	relay   bool // the target is the bare relay: messages are raw events
 	url     func(agentID string) string
+	token   func(agentID string) string // nil: the socket carries none (relay)
 	track   *tracker
 	http    *http.Client
 	persist bool // reconnect after a lost connection (fault run)
@@ -97,7 +100,12 @@ func (p *widgets) start(ctx context.Context, parallel int) error {
 func (w *widget) dial(ctx context.Context) (*websocket.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(dctx, w.pool.url(w.agentID), &websocket.DialOptions{HTTPClient: w.pool.http})
+	opts := &websocket.DialOptions{HTTPClient: w.pool.http}
+	if w.pool.token != nil {
+		// As the widget does: the token in the subprotocols, never in the URL.
+		opts.Subprotocols = []string{agent.SubprotocolV1, agent.SubprotocolTokenPrefix + w.pool.token(w.agentID)}
+	}
+	conn, resp, err := websocket.Dial(dctx, w.pool.url(w.agentID), opts)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("agent %s: connect: %s: %w", w.agentID, resp.Status, err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ctibridge/ctibridge/internal/agent"
 	"github.com/ctibridge/ctibridge/internal/sandbox"
 	"github.com/ctibridge/ctibridge/internal/sandbox/sandboxtest"
 	"github.com/ctibridge/ctibridge/internal/server"
@@ -186,7 +187,9 @@ func (h *harness) connect(token string) *widget {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url, "http")+"/api/v1/ws?token="+token, nil)
+	// As the widget does: the token in the subprotocols, never in the URL.
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url, "http")+"/api/v1/ws",
+		&websocket.DialOptions{Subprotocols: []string{agent.SubprotocolV1, agent.SubprotocolTokenPrefix + token}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
