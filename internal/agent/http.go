@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ type Sessions struct {
 	// OriginPatterns are extra origins allowed to open the WebSocket
 	// (host patterns as coder/websocket takes them); same-origin always is.
 	OriginPatterns []string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// a login's source address (ParseTrustedProxies). Without them every
+	// login behind a proxy comes from the proxy's address, and shares its
+	// per-source limit.
+	TrustedProxies []netip.Prefix
 
 	guard *loginGuard
 	now   func() time.Time
@@ -81,7 +87,7 @@ func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	source := sourceOf(r.RemoteAddr)
+	source := sourceOf(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.TrustedProxies)
 	if d := s.guard.lockedFor(req.AgentID, now); d > 0 {
 		s.refuseLocked(w, d)
 		return

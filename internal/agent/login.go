@@ -2,9 +2,11 @@ package agent
 
 import (
 	"container/list"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,10 +239,13 @@ func (g *loginGuard) forget(now time.Time) {
 	}
 }
 
-// sourceOf is the address a request came from: r.RemoteAddr, the peer of
-// the TCP connection. An IPv6 client usually holds a whole /64, so that is
-// one source. X-Forwarded-For is not trusted: anyone can send it.
-func sourceOf(remoteAddr string) netip.Prefix {
+// sourceOf is the address a login came from: the peer of the TCP
+// connection, unless that peer is one of the trusted proxies; then the
+// rightmost X-Forwarded-For address that is not a trusted proxy (a client
+// can write anything to the left of what its proxies appended). An IPv6
+// client usually holds a whole /64, so that is one source. An invalid
+// address is the zero prefix: one source for all of them.
+func sourceOf(remoteAddr string, forwardedFor []string, trusted []netip.Prefix) netip.Prefix {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		host = remoteAddr
@@ -250,9 +255,58 @@ func sourceOf(remoteAddr string) netip.Prefix {
 		return netip.Prefix{}
 	}
 	addr = addr.Unmap()
+	if isTrusted(addr, trusted) {
+		var hops []string
+		for _, h := range forwardedFor {
+			hops = append(hops, strings.Split(h, ",")...)
+		}
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a garbled hop: the last address trusted is the source
+			}
+			addr = hop.Unmap()
+			if !isTrusted(addr, trusted) {
+				break
+			}
+		}
+	}
 	if addr.Is4() {
 		return netip.PrefixFrom(addr, 32)
 	}
 	p, _ := addr.WithZone("").Prefix(64)
 	return p
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTrustedProxies parses a comma-separated list of addresses or CIDR
+// prefixes (the serve setting --trusted-proxies): the reverse proxies whose
+// X-Forwarded-For names the client of a login.
+func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q: not an IP address or CIDR prefix (e.g. 127.0.0.1, 10.0.0.0/8, ::1)", item)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

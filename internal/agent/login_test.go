@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,16 +190,58 @@ func TestLockoutsGrowAndASuccessResetsThem(t *testing.T) {
 }
 
 func TestSourceOf(t *testing.T) {
-	tests := []struct{ name, addr, want string }{
-		{"IPv4", "192.0.2.1:5000", "192.0.2.1/32"},
-		{"IPv4-mapped IPv6", "[::ffff:192.0.2.1]:5000", "192.0.2.1/32"},
-		{"IPv6 is its /64", "[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+	trusted, err := ParseTrustedProxies("127.0.0.1, 10.0.0.0/8,::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, addr string
+		xff        []string
+		trusted    []netip.Prefix
+		want       string
+	}{
+		{"IPv4", "192.0.2.1:5000", nil, nil, "192.0.2.1/32"},
+		{"IPv4-mapped IPv6", "[::ffff:192.0.2.1]:5000", nil, nil, "192.0.2.1/32"},
+		{"IPv6 is its /64", "[2001:db8:1:2:3:4:5:6]:443", nil, nil, "2001:db8:1:2::/64"},
+		{"X-Forwarded-For is ignored without trusted proxies", "127.0.0.1:5000", []string{"203.0.113.9"}, nil, "127.0.0.1/32"},
+		{"X-Forwarded-For from an untrusted peer is ignored", "192.0.2.1:5000", []string{"203.0.113.9"}, trusted, "192.0.2.1/32"},
+		{"a trusted proxy names the client", "127.0.0.1:5000", []string{"203.0.113.9"}, trusted, "203.0.113.9/32"},
+		{"the rightmost untrusted hop, not what the client wrote", "127.0.0.1:5000", []string{"198.51.100.1, 203.0.113.9", "10.1.2.3"}, trusted, "203.0.113.9/32"},
+		{"a trusted proxy without X-Forwarded-For", "[::1]:5000", nil, trusted, "::/64"},
+		{"a garbled hop stops the walk", "127.0.0.1:5000", []string{"203.0.113.9, nonsense, 10.0.0.7"}, trusted, "10.0.0.7/32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sourceOf(tt.addr).String(); got != tt.want {
-				t.Fatalf("sourceOf(%q) = %s, want %s", tt.addr, got, tt.want)
+			if got := sourceOf(tt.addr, tt.xff, tt.trusted).String(); got != tt.want {
+				t.Fatalf("sourceOf(%q, %q) = %s, want %s", tt.addr, tt.xff, got, tt.want)
 			}
 		})
+	}
+	if _, err := ParseTrustedProxies("127.0.0.1,proxy.local"); err == nil || !strings.Contains(err.Error(), `"proxy.local"`) {
+		t.Errorf("ParseTrustedProxies of a host name = %v, want an error naming it", err)
+	}
+}
+
+func TestLoginsThroughATrustedProxyAreLimitedPerClient(t *testing.T) {
+	s, _, _, _ := newTestSessions(t)
+	s.TrustedProxies, _ = ParseTrustedProxies("127.0.0.1")
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	from := func(client string, i int) int {
+		r := httptest.NewRequest("POST", "/api/v1/sessions", strings.NewReader(fmt.Sprintf(`{"agentId":"x-%s-%d","pin":"0000"}`, client, i)))
+		r.RemoteAddr = "127.0.0.1:40000"
+		r.Header.Set("X-Forwarded-For", client)
+		w := httptest.NewRecorder()
+		s.ServeLogin(w, r)
+		return w.Code
+	}
+	for i := range sourceBurst {
+		from("203.0.113.9", i)
+	}
+	if code := from("203.0.113.9", sourceBurst); code != http.StatusTooManyRequests {
+		t.Fatalf("client over its limit = %d, want 429", code)
+	}
+	if code := from("198.51.100.1", 0); code != http.StatusUnauthorized {
+		t.Fatalf("another client behind the same proxy = %d, want its attempt checked (401)", code)
 	}
 }

@@ -47,6 +47,10 @@ type Settings struct {
 	// (agents log in again after a restart).
 	SessionKey string
 	SessionTTL time.Duration
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes,
+	// comma-separated) whose X-Forwarded-For names an agent's address for
+	// the login limits; empty: the connection's peer is the address.
+	TrustedProxies string
 	// WrapCodes for the widget's picker: "code=Label,code=Label".
 	WrapCodes string
 	// OutboxConcurrency is how many calls' CRM writes run at once.
@@ -88,6 +92,7 @@ func (s *Settings) table() []setting {
 		{flag: "telephony-action-url", env: "CTIBRIDGE_TELEPHONY_ACTION_URL", usage: "where the webhook provider POSTs click-to-dial, state and wrap commands", str: &s.TelephonyActionURL},
 		{flag: "session-key", env: "CTIBRIDGE_SESSION_KEY", usage: "key (32+ bytes) signing agent sessions; random per process when empty", str: &s.SessionKey},
 		{flag: "session-ttl", env: "CTIBRIDGE_SESSION_TTL", usage: "how long an agent session lasts", dur: &s.SessionTTL},
+		{flag: "trusted-proxies", env: "CTIBRIDGE_TRUSTED_PROXIES", usage: "reverse proxies (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For names the agent's address for the login limits; empty: trust none", str: &s.TrustedProxies},
 		{flag: "wrap-codes", env: "CTIBRIDGE_WRAP_CODES", usage: "wrap codes of the widget's picker: code=Label,code=Label", str: &s.WrapCodes},
 		{flag: "outbox-concurrency", env: "CTIBRIDGE_OUTBOX_CONCURRENCY", usage: "calls whose CRM writes run at once", integer: &s.OutboxConcurrency},
 		{flag: "outbox-retention", env: "CTIBRIDGE_OUTBOX_RETENTION", usage: "how long written CRM writes stay in the store before they are deleted (failed ones stay)", dur: &s.OutboxRetention},
