@@ -12,7 +12,6 @@ import (
 
 	"github.com/ctibridge/ctibridge/internal/demo"
 	"github.com/ctibridge/ctibridge/internal/server"
-	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 func newLogger(level string, w io.Writer) *slog.Logger {
@@ -44,16 +43,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer srv.Close()
-	if srv.Webhook != nil {
-		// docs/webhook.md promises a signed request is accepted once: the
-		// replay memory outlives the process in the store.
-		replay := store.NewWebhookReplay(srv.DB)
-		defer replay.Close()
-		if err := srv.Webhook.KeepReplayIn(ctx, replay); err != nil {
-			fmt.Fprintln(stderr, "ctibridge serve:", err)
-			return 1
-		}
-	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

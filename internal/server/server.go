@@ -55,6 +55,9 @@ type Server struct {
 
 	// source is the telephony source, fixed for the process's life.
 	source string
+	// replay keeps the webhook's replay memory in the store; nil without
+	// a webhook.
+	replay *store.WebhookReplay
 
 	mu     sync.Mutex
 	config *config.Config
@@ -165,7 +168,13 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 		srv.Webhook, err = telephony.NewWebhook(telephony.WebhookOptions{
 			Secret: []byte(strings.TrimSpace(secrets[0])), PreviousSecrets: previous, OutboundURL: s.TelephonyActionURL,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// docs/webhook.md promises a signed request is accepted once: the
+		// replay memory outlives the process, in the store.
+		srv.replay = store.NewWebhookReplay(srv.DB)
+		return srv.Webhook.KeepReplayIn(ctx, srv.replay)
 	}
 	switch source {
 	case config.SourceWebhook:
@@ -354,7 +363,12 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Close releases the store.
-func (srv *Server) Close() error { return srv.DB.Close() }
+func (srv *Server) Close() error {
+	if srv.replay != nil {
+		srv.replay.Close()
+	}
+	return srv.DB.Close()
+}
 
 // sink adapts the flow to the telephony provider's Sink, telling the
 // webhook which refusals are the sender's fault and which are temporary.
