@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -33,6 +35,13 @@ type Sessions struct {
 
 	guard *loginGuard
 	now   func() time.Time
+
+	// recheck is how often the sessions of open sockets are checked, for a
+	// PIN changed by another process (the agent command).
+	recheck  time.Duration
+	liveMu   sync.Mutex
+	live     map[*websocket.Conn]Claims
+	checking bool // a goroutine runs checkLive
 }
 
 // NewSessions wires the login, logout and WebSocket handlers. A session
@@ -40,7 +49,8 @@ type Sessions struct {
 // agent's sockets through hub.
 func NewSessions(creds *Credentials, signer *Signer, hub *Hub, log *slog.Logger) *Sessions {
 	creds.ended = func(agentID string) { hub.CloseAgent(agentID) }
-	return &Sessions{creds: creds, signer: signer, hub: hub, log: log, guard: newLoginGuard(), now: time.Now}
+	return &Sessions{creds: creds, signer: signer, hub: hub, log: log, guard: newLoginGuard(), now: time.Now,
+		recheck: 30 * time.Second, live: make(map[*websocket.Conn]Claims)}
 }
 
 // Subprotocols of the widget socket. A browser cannot set headers on a
@@ -220,7 +230,52 @@ func (s *Sessions) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered the client
 	}
+	s.watch(ws, claims)
+	defer s.unwatch(ws)
 	s.hub.Serve(r.Context(), ws, claims.AgentID)
+}
+
+// watch has an open socket's session checked every recheck, so a PIN
+// changed or removed by another process closes it too. One goroutine
+// checks them all while any is open: one indexed read per socket.
+func (s *Sessions) watch(ws *websocket.Conn, c Claims) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	s.live[ws] = c
+	if !s.checking {
+		s.checking = true
+		go s.checkLive()
+	}
+}
+
+func (s *Sessions) unwatch(ws *websocket.Conn) {
+	s.liveMu.Lock()
+	delete(s.live, ws)
+	s.liveMu.Unlock()
+}
+
+func (s *Sessions) checkLive() {
+	t := time.NewTicker(s.recheck)
+	defer t.Stop()
+	for range t.C {
+		s.liveMu.Lock()
+		if len(s.live) == 0 {
+			s.checking = false
+			s.liveMu.Unlock()
+			return
+		}
+		live := make(map[*websocket.Conn]Claims, len(s.live))
+		maps.Copy(live, s.live)
+		s.liveMu.Unlock()
+		for ws, c := range live {
+			if current, err := s.current(context.Background(), c); err != nil || current {
+				continue // a store error ends no session
+			}
+			s.unwatch(ws)
+			s.log.Info("session ended elsewhere: closing its socket", "agent", c.AgentID)
+			go ws.Close(statusSessionEnded, "session ended: log in again")
+		}
+	}
 }
 
 // tokenFromSubprotocols finds SubprotocolTokenPrefix+token among the

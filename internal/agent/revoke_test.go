@@ -2,13 +2,18 @@ package agent
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // dialWith opens the widget socket the way the widget does: the token in
@@ -173,5 +178,48 @@ func TestATokenMintedWithoutALogin(t *testing.T) {
 	minted, _ = s.signer.Issue("1001")
 	if _, resp, err := dialWith(t, srv, minted); err == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("minted token for an agent with a login: %v %v, want 401", resp, err)
+	}
+}
+
+// A PIN changed by another process (the agent command, its own connection
+// to the store) closes the sockets open here too, at the next check.
+func TestAPINChangedElsewhereClosesOpenSockets(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ctibridge.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	creds := NewCredentials(db)
+	creds.Set(ctx, "1001", "1234", "")
+	signer, _ := NewSigner(testKey, time.Hour, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := NewSessions(creds, signer, NewHub(&recordingHandler{}, log), log)
+	s.recheck = 20 * time.Millisecond
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/sessions", s.ServeLogin)
+	mux.HandleFunc("GET /api/v1/ws", s.ServeWS)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	_, token := login(t, srv, `{"agentId":"1001","pin":"1234"}`)
+	ws, _, err := dialWith(t, srv, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	read(t, ws)
+	time.Sleep(60 * time.Millisecond) // a check or two that changes nothing
+
+	other, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := NewCredentials(other).Set(ctx, "1001", "5678", ""); err != nil {
+		t.Fatal(err)
+	}
+	if !closedSoon(ws) {
+		t.Fatal("the socket stayed open after another process changed the PIN")
 	}
 }
