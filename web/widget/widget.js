@@ -148,11 +148,18 @@ async function login(event) {
   try {
     let res;
     try {
-      res = await fetch(core.apiURL(pageSettings.apiBase, "/api/v1/sessions", location.href), {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ agentId, pin }),
-      });
+      // 503 means the server's PIN checks are all busy (many agents log in
+      // at once): try again after its Retry-After, a few times, unasked.
+      for (let attempt = 0; ; attempt++) {
+        res = await fetch(core.apiURL(pageSettings.apiBase, "/api/v1/sessions", location.href), {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify({ agentId, pin }),
+        });
+        const wait = Number(res.headers.get("Retry-After"));
+        if (res.status !== 503 || attempt >= 4 || !(wait > 0 && wait <= 5)) break;
+        await new Promise((resolve) => setTimeout(resolve, wait * 1000 * (1 + Math.random())));
+      }
     } catch {
       errEl.textContent = core.loginError(0, null);
       return;
