@@ -240,3 +240,18 @@ func TestBrowserEventsAreRefusedWhenTheSourceIsTheWebhook(t *testing.T) {
 		t.Fatalf("reply = %v, want not_supported", r)
 	}
 }
+
+func TestLogoutThroughTheServerEndsTheSession(t *testing.T) {
+	h := newHarness(t, sampleConfig)
+	token := h.login()
+	req, _ := http.NewRequest("DELETE", h.url+"/api/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if status, body := h.do(req); status != http.StatusNoContent {
+		t.Fatalf("DELETE /api/v1/sessions: %d %s, want 204", status, body)
+	}
+	probe, _ := http.NewRequest("GET", h.url+"/api/v1/ws", nil)
+	probe.Header.Set("Authorization", "Bearer "+token)
+	if status, _ := h.do(probe); status != http.StatusUnauthorized {
+		t.Fatalf("the ended session's token opens the socket endpoint with %d, want 401", status)
+	}
+}

@@ -19,6 +19,7 @@ func (srv *Server) routes() {
 	m.Handle("GET /vendor/", http.StripPrefix("/vendor/", fileServer(web.VendorFiles)))
 	// A login body is at most 4 KiB (agent.Sessions.ServeLogin).
 	m.Handle("POST /api/v1/sessions", srv.bodies.limit(4<<10, http.HandlerFunc(srv.sessions.ServeLogin)))
+	m.HandleFunc("DELETE /api/v1/sessions", srv.sessions.ServeLogout)
 	m.HandleFunc("GET /api/v1/ws", srv.sessions.ServeWS)
 	if srv.Webhook != nil {
 		// Every method, so that the webhook answers any other than POST

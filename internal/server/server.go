@@ -222,6 +222,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 		srv.Flow.SetWriteResults(cifWrites)
 	}
 	srv.sessions = agent.NewSessions(srv.Creds, srv.Signer, hub, log.With("component", "sessions"))
+	srv.sessions.TrustedProxies, _ = agent.ParseTrustedProxies(s.TrustedProxies) // checked by Validate
 	srv.routes()
 	log.Info("ctibridge ready", "telephony", source, "writes", writeMode, "config", s.ConfigPath,
 		"rules", len(cfg.ScreenPop.Rules), "entities", len(cfg.Entities))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ctibridge/ctibridge/internal/agent"
 	"github.com/ctibridge/ctibridge/internal/callflow"
 	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/dataverse"
@@ -198,6 +199,9 @@ func (s *Settings) Validate() error {
 				errs = append(errs, fmt.Errorf("--webhook-secret (CTIBRIDGE_WEBHOOK_SECRET): secret %d of the comma-separated list is %d bytes; use at least 32 random bytes, e.g. openssl rand -hex 32", i+1, n))
 			}
 		}
+	}
+	if _, err := agent.ParseTrustedProxies(s.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies (CTIBRIDGE_TRUSTED_PROXIES): %w", err))
 	}
 	if s.SessionKey != "" && len(s.SessionKey) < 32 {
 		errs = append(errs, errors.New("--session-key (CTIBRIDGE_SESSION_KEY): must be at least 32 bytes"))

@@ -164,3 +164,12 @@ func TestWebhookSecretsAreAtLeast32Bytes(t *testing.T) {
 		})
 	}
 }
+
+func TestTrustedProxiesMustParse(t *testing.T) {
+	s := server.DefaultSettings()
+	s.ConfigPath, s.TrustedProxies = "x.json", "127.0.0.1,not-an-address"
+	err := s.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies (CTIBRIDGE_TRUSTED_PROXIES)") {
+		t.Fatalf("Validate = %v, want an error naming --trusted-proxies", err)
+	}
+}
