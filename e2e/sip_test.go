@@ -671,6 +671,10 @@ func TestSIPCalls(t *testing.T) {
 		b.clickToDial()
 		c.waitState("ringing")
 		id := b.waitCallShown("")
+		// The agent sees the pop (the dialled account) before the call ends:
+		// its answer relates the activity. A popResult that came after the
+		// wrap would meet an activity already completed, read-only.
+		b.waitPop("record")
 		c.act("decline")
 		c.waitState("ended")
 		b.waitCallOver(id)
