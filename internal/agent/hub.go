@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 )
 
 // WidgetHandler is what the hub needs from the rest of the adapter.
@@ -30,6 +33,20 @@ type WidgetMessage struct {
 
 // maxWidgetMessage bounds what a widget may send in one message.
 const maxWidgetMessage = 64 << 10
+
+// A widget socket may send widgetMessageRate messages a second, in bursts
+// of widgetMessageBurst. A real widget sends a pop result, a few relates, a
+// wrap and its telephony events: the burst covers the per-agent burst of
+// telephony events (60, internal/telephony) that a widget resends after a
+// reconnect, plus a call's own messages, so the socket limit never starves
+// events the event limit would take. A message over the limit is answered
+// "too_many_messages" and not processed; a socket still over it after
+// widgetFloodClose of excess is closed (policy violation).
+const (
+	widgetMessageRate  = 20
+	widgetMessageBurst = 80
+	widgetFloodClose   = 5 * time.Second
+)
 
 // Hub routes messages to the widget connections of each agent.
 type Hub struct {
@@ -174,10 +191,24 @@ func (h *Hub) writeHello(ctx context.Context, ws *websocket.Conn, agentID string
 }
 
 func (h *Hub) readLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
+	limit := rate.NewLimiter(widgetMessageRate, widgetMessageBurst)
+	var flood floodClock
 	for {
 		typ, data, err := ws.Read(ctx)
 		if err != nil {
 			return
+		}
+		if now := time.Now(); !limit.AllowN(now, 1) {
+			if flood.excess(now) >= widgetFloodClose {
+				h.log.Warn("widget keeps sending too many messages: closing its socket", "agent", c.agentID)
+				c.close(websocket.StatusPolicyViolation, "too many messages")
+				return
+			}
+			var msg WidgetMessage
+			json.Unmarshal(data, &msg) // for its ref, if it has one
+			h.reply(c, msg.Ref, "too_many_messages",
+				fmt.Sprintf("more than %d messages a second on this socket: the message was not processed; send it again in a moment", widgetMessageRate))
+			continue
 		}
 		if typ != websocket.MessageText {
 			h.reply(c, "", "bad_message", "send JSON text messages")
@@ -202,6 +233,23 @@ func (h *Hub) readLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
 			c.send(ackMessage(msg.Ref))
 		}
 	}
+}
+
+// floodClock measures how long a socket has been over its message rate:
+// since the first refusal that did not follow another within a second, so
+// the messages a flooder gets through as tokens refill do not reset it.
+type floodClock struct {
+	since, last time.Time
+}
+
+// excess records a refused message at now and returns how long the excess
+// has lasted.
+func (f *floodClock) excess(now time.Time) time.Duration {
+	if f.since.IsZero() || now.Sub(f.last) > time.Second {
+		f.since = now
+	}
+	f.last = now
+	return now.Sub(f.since)
 }
 
 // ackMessage is {"type": "ack", "ref": ref}: the message with that ref was
