@@ -205,7 +205,8 @@ func (s *Sessions) current(ctx context.Context, c Claims) (bool, error) {
 // upgrading, so an unauthenticated client never gets a socket. A token in
 // the URL is not read. A plain GET with a valid token is answered 426
 // (not an upgrade), with an invalid or ended one 401: the widget asks so
-// when a socket does not open.
+// when a socket does not open. An agent with maxSocketsPerAgent sockets
+// open is answered 429 too_many_sockets, also before the upgrade.
 func (s *Sessions) ServeWS(w http.ResponseWriter, r *http.Request) {
 	token := tokenFromSubprotocols(r.Header.Values("Sec-WebSocket-Protocol"))
 	if token == "" {
@@ -226,6 +227,16 @@ func (s *Sessions) ServeWS(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnauthorized, "bad_token", "session has ended (PIN changed or logged out): log in again")
 		return
 	}
+	// Past the cap the newest connect is refused, not the oldest socket
+	// closed: a flood then cannot evict the tabs the agent works in, and
+	// tabs past the cap do not close each other in turn as they reconnect.
+	if !s.hub.reserve(claims.AgentID) {
+		s.log.Warn("widget socket refused: too many for this agent", "agent", claims.AgentID, "max", maxSocketsPerAgent)
+		WriteError(w, http.StatusTooManyRequests, "too_many_sockets",
+			fmt.Sprintf("this agent has %d widget sockets open, the most allowed: close a tab or window that shows the widget", maxSocketsPerAgent))
+		return
+	}
+	defer s.hub.release(claims.AgentID)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.OriginPatterns, Subprotocols: []string{SubprotocolV1}})
 	if err != nil {
 		return // Accept has answered the client

@@ -48,6 +48,11 @@ const (
 	widgetFloodClose   = 5 * time.Second
 )
 
+// maxSocketsPerAgent is how many widget sockets one agent may have open.
+// An agent has a socket per tab that shows the widget: a few. One agent
+// opened 1,000; a connect past the cap is refused before the upgrade.
+const maxSocketsPerAgent = 10
+
 // Hub routes messages to the widget connections of each agent.
 type Hub struct {
 	handler WidgetHandler
@@ -55,11 +60,16 @@ type Hub struct {
 
 	mu     sync.RWMutex
 	agents map[string]map[*widgetConn]struct{}
+	// sockets counts each agent's sockets from before the upgrade (reserve)
+	// until they are served no more, so concurrent connects cannot pass
+	// the cap together.
+	sockets map[string]int
 }
 
 // NewHub returns an empty hub.
 func NewHub(handler WidgetHandler, log *slog.Logger) *Hub {
-	return &Hub{handler: handler, log: log, agents: make(map[string]map[*widgetConn]struct{})}
+	return &Hub{handler: handler, log: log, agents: make(map[string]map[*widgetConn]struct{}),
+		sockets: make(map[string]int)}
 }
 
 // Send delivers msg to every connection of agentID and returns how many
@@ -109,6 +119,28 @@ func (h *Hub) Connections() int {
 		n += len(conns)
 	}
 	return n
+}
+
+// reserve takes one of agentID's maxSocketsPerAgent places, and reports
+// false when they are all taken. A place taken is given back by release.
+func (h *Hub) reserve(agentID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sockets[agentID] >= maxSocketsPerAgent {
+		return false
+	}
+	h.sockets[agentID]++
+	return true
+}
+
+func (h *Hub) release(agentID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sockets[agentID] <= 1 {
+		delete(h.sockets, agentID)
+		return
+	}
+	h.sockets[agentID]--
 }
 
 func (h *Hub) add(c *widgetConn) {

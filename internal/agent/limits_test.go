@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -108,5 +109,52 @@ func TestAWidgetThatKeepsFloodingIsClosed(t *testing.T) {
 		case <-tick.C:
 			ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`))
 		}
+	}
+}
+
+func TestSocketsPerAgentAreCapped(t *testing.T) {
+	_, _, _, srv := newTestSessions(t)
+	_, token := login(t, srv, `{"agentId":"1001","pin":"1234"}`)
+	var open []*websocket.Conn
+	for range maxSocketsPerAgent {
+		ws, _, err := dial(t, srv, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.CloseNow()
+		read(t, ws) // hello
+		open = append(open, ws)
+	}
+	_, resp, err := dial(t, srv, token)
+	if err == nil {
+		t.Fatalf("socket %d of one agent opened, want 429", maxSocketsPerAgent+1)
+	}
+	var body struct{ Error struct{ Code string } }
+	if resp != nil {
+		json.NewDecoder(resp.Body).Decode(&body)
+	}
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || body.Error.Code != "too_many_sockets" {
+		t.Fatalf("socket %d of one agent: %v %+v, want 429 too_many_sockets", maxSocketsPerAgent+1, resp, body)
+	}
+	_, other := login(t, srv, `{"agentId":"1002","pin":"1234"}`)
+	ws, _, err := dial(t, srv, other)
+	if err != nil {
+		t.Fatalf("another agent's socket: %v", err)
+	}
+	ws.CloseNow()
+
+	// A closed socket frees its place.
+	open[0].Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ws, _, err := dial(t, srv, token)
+		if err == nil {
+			ws.CloseNow()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after one of %d sockets closed, a new one: %v", maxSocketsPerAgent, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
