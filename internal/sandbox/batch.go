@@ -183,10 +183,14 @@ func (s *Sandbox) runBatchPart(ctx context.Context, outer *apiRequest, part *bat
 			return errorResponse(err)
 		}
 	}
+	query, err := parseQueryString(u.RawQuery)
+	if err != nil {
+		return errorResponse(err)
+	}
 	req := &apiRequest{
 		method:   part.method,
 		path:     path,
-		query:    u.Query(),
+		query:    query,
 		rawQuery: u.RawQuery,
 		header:   header,
 		body:     part.body,

@@ -70,6 +70,10 @@ func errPayload(t *table, format string, args ...any) *apiError {
 	}
 }
 
+func errDuplicateOption(name string) *apiError {
+	return errQuery("Query option '%s' was specified more than once, but it must be specified at most once.", name)
+}
+
 func errMethodNotAllowed(method string) *apiError {
 	return newError(http.StatusMethodNotAllowed, codeQuery, "The requested resource does not support http method '%s'.", method)
 }

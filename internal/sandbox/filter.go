@@ -107,6 +107,9 @@ func translateFilter(sch *schema, t *table, alias, text string) (string, []any, 
 		}
 		return "", nil, errQuery("Invalid $filter '%s': %v", text, err)
 	}
+	if err := checkFilterSize(expr); err != nil {
+		return "", nil, err
+	}
 	tr := &filterTranslator{schema: sch, t: t, alias: alias}
 	op, err := tr.expr(expr)
 	if err != nil {
@@ -253,6 +256,9 @@ var sqlOperators = map[odata.BinaryOp]string{
 }
 
 func (tr *filterTranslator) binary(b *odata.Binary) (operand, error) {
+	if b.Op == odata.OpAnd || b.Op == odata.OpOr {
+		return tr.logical(b)
+	}
 	left, err := tr.expr(b.Left)
 	if err != nil {
 		return operand{}, err
@@ -260,20 +266,6 @@ func (tr *filterTranslator) binary(b *odata.Binary) (operand, error) {
 	right, err := tr.expr(b.Right)
 	if err != nil {
 		return operand{}, err
-	}
-	switch b.Op {
-	case odata.OpAnd, odata.OpOr:
-		if left, err = tr.predicate(left); err != nil {
-			return operand{}, err
-		}
-		if right, err = tr.predicate(right); err != nil {
-			return operand{}, err
-		}
-		op := " AND "
-		if b.Op == odata.OpOr {
-			op = " OR "
-		}
-		return operand{sql: "(" + left.sql + op + right.sql + ")", args: append(append([]any{}, left.args...), right.args...), typ: ftPredicate}, nil
 	}
 	if _, ok := sqlOperators[b.Op]; !ok {
 		return operand{}, errQuery("Unsupported operator '%s' at position %d.", b.Op, b.Offset)
@@ -571,4 +563,103 @@ func normalizeDateTime(s string) (string, bool) {
 
 func formatTime(t time.Time) string {
 	return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z")
+}
+
+// Limits on a $filter's size. SQLite refuses an expression tree deeper
+// than 1000 nodes, and the parser builds "a or b or c ..." as a chain as
+// deep as it is long, so 999 terms used to fail inside SQLite with a 500.
+// Chains of one logical operator are now flattened and joined as a
+// balanced tree (see logical), and what is left is bounded here so that
+// the answer is a 400 naming the limit, never SQLite's text.
+const (
+	// maxFilterNodes bounds comparisons, functions and logical operators
+	// together: about 2,500 "x eq 'v'" terms. A Dataverse GET URL is
+	// limited to 32 KB, which holds fewer.
+	maxFilterNodes = 5000
+	// maxFilterNesting bounds how deep conditions nest once and/or chains
+	// are flattened; each level costs SQLite a few levels of its 1000.
+	maxFilterNesting = 100
+)
+
+// checkFilterSize refuses a filter over the limits. It walks the tree
+// with its own stack, so that a long chain costs no recursion.
+func checkFilterSize(e odata.Expr) error {
+	type item struct {
+		e     odata.Expr
+		depth int
+		op    odata.BinaryOp
+	}
+	stack := []item{{e: e}}
+	nodes := 0
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		depth := it.depth
+		switch n := it.e.(type) {
+		case *odata.Binary:
+			logical := n.Op == odata.OpAnd || n.Op == odata.OpOr
+			if !logical || n.Op != it.op {
+				depth++
+			}
+			stack = append(stack, item{n.Left, depth, n.Op}, item{n.Right, depth, n.Op})
+		case *odata.Not:
+			depth++
+			stack = append(stack, item{e: n.Operand, depth: depth})
+		case *odata.Call:
+			depth++
+			for _, a := range n.Args {
+				stack = append(stack, item{e: a, depth: depth})
+			}
+		default:
+			continue
+		}
+		if nodes++; nodes > maxFilterNodes {
+			return errQuery("The $filter has more than %d conditions and operators, more than the sandbox accepts. Split the query into several smaller ones.", maxFilterNodes)
+		}
+		if depth > maxFilterNesting {
+			return errQuery("The $filter nests its conditions more than %d levels deep, more than the sandbox accepts.", maxFilterNesting)
+		}
+	}
+	return nil
+}
+
+// logical translates a chain of one logical operator ("a or b or c")
+// as a balanced tree, so that its depth in SQLite grows with the
+// logarithm of its length rather than the length.
+func (tr *filterTranslator) logical(b *odata.Binary) (operand, error) {
+	var terms []odata.Expr
+	stack := []odata.Expr{b}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x, ok := e.(*odata.Binary); ok && x.Op == b.Op {
+			stack = append(stack, x.Right, x.Left)
+			continue
+		}
+		terms = append(terms, e)
+	}
+	ops := make([]operand, len(terms))
+	for i, e := range terms {
+		op, err := tr.expr(e)
+		if err != nil {
+			return operand{}, err
+		}
+		if ops[i], err = tr.predicate(op); err != nil {
+			return operand{}, err
+		}
+	}
+	sqlOp := " AND "
+	if b.Op == odata.OpOr {
+		sqlOp = " OR "
+	}
+	return joinBalanced(ops, sqlOp), nil
+}
+
+func joinBalanced(ops []operand, sqlOp string) operand {
+	if len(ops) == 1 {
+		return ops[0]
+	}
+	mid := (len(ops) + 1) / 2 // left-leaning, as "a and b and c" reads
+	l, r := joinBalanced(ops[:mid], sqlOp), joinBalanced(ops[mid:], sqlOp)
+	return operand{sql: "(" + l.sql + sqlOp + r.sql + ")", args: append(append([]any{}, l.args...), r.args...), typ: ftPredicate}
 }

@@ -188,3 +188,66 @@ func TestCompareFold(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterSizeLimits: long chains of one logical operator translate to
+// a shallow SQL tree, and what SQLite could not run is refused as a 400.
+func TestFilterSizeLimits(t *testing.T) {
+	sch, err := newSchema(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact := sch.table("contact")
+	chain := func(n int, term, op string) string {
+		terms := make([]string, n)
+		for i := range terms {
+			terms[i] = term
+		}
+		return strings.Join(terms, op)
+	}
+	tests := []struct {
+		name   string
+		filter string
+		ok     bool
+	}{
+		{name: "2000 or terms", filter: chain(2000, "lastname eq 'x'", " or "), ok: true},
+		{name: "and of ors", filter: chain(500, "lastname eq 'x' or firstname eq 'y'", " and "), ok: true},
+		{name: "3000 or terms", filter: chain(3000, "lastname eq 'x'", " or ")},
+		{name: "comparison chain", filter: chain(3000, "donotphone", " eq ")},
+		{name: "nested calls and nots", filter: chain(60, "not contains(lastname,'x')", " or ")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sql, _, err := translateFilter(sch, contact, "t0", tt.filter)
+			if tt.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if depth := maxParenDepth(sql); depth > 40 {
+					t.Errorf("SQL nests %d parentheses deep", depth)
+				}
+				return
+			}
+			var ae *apiError
+			if err != nil && !errors.As(err, &ae) {
+				t.Fatalf("err = %v, want an apiError", err)
+			}
+			if err == nil && maxParenDepth(sql) > 100 {
+				t.Fatalf("accepted with SQL %d deep", maxParenDepth(sql))
+			}
+		})
+	}
+}
+
+func maxParenDepth(s string) int {
+	depth, most := 0, 0
+	for _, c := range s {
+		switch c {
+		case '(':
+			depth++
+			most = max(most, depth)
+		case ')':
+			depth--
+		}
+	}
+	return most
+}

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -89,6 +91,37 @@ func FuzzParseBatch(f *testing.F) {
 		items, err := parseBatch("multipart/mixed; boundary=b", []byte(body))
 		if err == nil && len(items) == 0 {
 			t.Fatal("no items without an error")
+		}
+	})
+}
+
+// FuzzParseQueryString checks the query-string parser against the
+// encoder: values survive a round trip through url.QueryEscape whatever
+// they hold (';', '&', '+', '%', quotes), and no input panics.
+func FuzzParseQueryString(f *testing.F) {
+	for _, seed := range []string{
+		"$filter=lastname%20eq%20'zz;z'", "$expand=x($select=a;$top=1)&$top=2", "a+b=c+d", "%24top=1&%24top=2",
+		"$filter=telephone1 eq '%2B61'", "=&&=", "%zz", "k=%", "a=b=c",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		values, err := parseQueryString(raw)
+		if err != nil {
+			return
+		}
+		for name, list := range values {
+			var parts []string
+			for _, v := range list {
+				parts = append(parts, url.QueryEscape(name)+"="+url.QueryEscape(v))
+			}
+			again, err := parseQueryString(strings.Join(parts, "&"))
+			if err != nil {
+				t.Fatalf("%q: re-encoded %q fails: %v", raw, name, err)
+			}
+			if !slices.Equal(again[name], list) {
+				t.Fatalf("%q: %q = %q, after a round trip %q", raw, name, list, again[name])
+			}
 		}
 	})
 }

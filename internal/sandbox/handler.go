@@ -64,7 +64,9 @@ func errorResponse(err error) *apiResponse {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			ae = newError(http.StatusServiceUnavailable, codeUnspecified, "The request was canceled before it completed.")
 		} else {
-			ae = newError(http.StatusInternalServerError, codeUnspecified, "An unexpected error occurred: %v", err)
+			// The cause (often SQLite's text) is logged by execute, not sent:
+			// Dataverse does not show a client its database's errors.
+			ae = newError(http.StatusInternalServerError, codeUnspecified, "An unexpected error occurred.")
 		}
 	}
 	body, _ := marshalJSON(orderedObject{{"error", orderedObject{{"code", ae.Code}, {"message", ae.Message}}}})
@@ -92,10 +94,18 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(path, "/oauth2/v2.0/token") && strings.Count(path, "/") == 4:
 		s.stats.count("POST", "token", false)
 		s.auth.serveToken(w, r)
-	case path == "/_sandbox/faults":
-		s.serveFaults(w, r)
-	case path == "/_sandbox/stats":
-		s.serveStats(w, r)
+	case path == "/_sandbox/faults" || path == "/_sandbox/stats":
+		// The admin endpoints can break (faults) or observe (stats) every
+		// client's traffic, so they take the same token as the Web API.
+		if _, err := s.authenticate(r); err != nil {
+			writeResponse(w, errorResponse(err))
+			return
+		}
+		if path == "/_sandbox/faults" {
+			s.serveFaults(w, r)
+		} else {
+			s.serveStats(w, r)
+		}
 	default:
 		writeResponse(w, errorResponse(newError(http.StatusNotFound, codeQuery, "No Web API resource at '%s'; the Web API is under %s.", path, apiPrefix)))
 	}
@@ -146,10 +156,15 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, errorResponse(newError(http.StatusRequestEntityTooLarge, codePayload, "The request body is larger than %d bytes.", maxBodyBytes)))
 		return
 	}
+	query, err := parseQueryString(r.URL.RawQuery)
+	if err != nil {
+		writeResponse(w, errorResponse(err))
+		return
+	}
 	req := &apiRequest{
 		method:   r.Method,
 		path:     rel,
-		query:    r.URL.Query(),
+		query:    query,
 		rawQuery: r.URL.RawQuery,
 		header:   r.Header,
 		body:     body,

@@ -66,7 +66,7 @@ func (s *Sandbox) parseQueryOptions(t *table, values url.Values, single bool) (*
 			return nil, errQuery("The query parameter %s is not supported", name)
 		}
 		if len(list) > 1 {
-			return nil, errQuery("Query option '%s' was specified more than once, but it must be specified at most once.", name)
+			return nil, errDuplicateOption(name)
 		}
 		opts[name] = list[0]
 	}
@@ -199,6 +199,9 @@ func (s *Sandbox) parseExpand(t *table, item string) (*expansion, error) {
 			case "$select", "$filter", "$orderby", "$top":
 			default:
 				return nil, errQuery("The query option %s is not supported inside $expand by the sandbox; use $select, $filter, $orderby or $top.", k)
+			}
+			if _, dup := opts[k]; dup {
+				return nil, errDuplicateOption(k)
 			}
 			opts[k] = v
 		}
