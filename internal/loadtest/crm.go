@@ -92,6 +92,15 @@ func (c *CRM) admin(ctx context.Context, method, path string, body []byte, out a
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// The sandbox's own endpoints take the Web API's token when it
+	// requires one.
+	token, err := c.bearer(ctx)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := c.client().Do(req)
 	if err != nil {
 		return fmt.Errorf("sandbox %s %s: %w", method, path, err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -216,7 +217,10 @@ func (c *child) logTail() string {
 }
 
 // waitReady polls url until it answers 200, the child exits, or timeout.
-func (c *child) waitReady(ctx context.Context, url string, timeout time.Duration) error {
+// waitReady polls url until it answers 200, or one of also (a status that
+// shows the process serves, such as 401 from an endpoint that wants a
+// token).
+func (c *child) waitReady(ctx context.Context, url string, timeout time.Duration, also ...int) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
@@ -226,7 +230,7 @@ func (c *child) waitReady(ctx context.Context, url string, timeout time.Duration
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || slices.Contains(also, resp.StatusCode) {
 				return nil
 			}
 		}

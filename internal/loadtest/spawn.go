@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,7 +135,9 @@ func (s *stack) startSandbox(ctx context.Context) error {
 	if err := s.sandbox.start(); err != nil {
 		return err
 	}
-	return s.sandbox.waitReady(ctx, "http://"+s.sandboxAddr+"/_sandbox/stats", 60*time.Second)
+	// With --require-auth the sandbox answers its stats 401 without a token:
+	// it serves.
+	return s.sandbox.waitReady(ctx, "http://"+s.sandboxAddr+"/_sandbox/stats", 60*time.Second, http.StatusUnauthorized)
 }
 
 // startServer starts ctibridge serve on the same address every time, so
