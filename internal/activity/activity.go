@@ -63,6 +63,12 @@ const (
 	StepCompleteTask Step = "complete-task"
 )
 
+// Replaces reports whether a write of step s sets, whole, what an earlier
+// write of the same step of the call set, so that an earlier one not yet
+// sent need not be: a relate sets the regarding record and the parties to
+// the agent's latest choice (PlanRelate).
+func (s Step) Replaces() bool { return s == StepRelate || s == StepRelateTask }
+
 // Write is one CRM write. It is plain data and JSON-serialisable: Body holds
 // only JSON types (string, float64, bool, []any, map[string]any), so a Write
 // survives a round trip through the outbox unchanged.

@@ -69,6 +69,9 @@ const (
 	StatusPending = "pending"
 	StatusDone    = "done"
 	StatusFailed  = "failed" // permanent error: kept with its message for an operator
+	// StatusSuperseded: replaced by a later write of the same step of its
+	// interaction before it went out (activity.Step.Replaces).
+	StatusSuperseded = "superseded"
 )
 
 // Options tune the outbox.
@@ -151,9 +154,21 @@ func New(db *sql.DB, exec Executor, opt Options) *Outbox {
 const EnqueueQuery = `INSERT INTO outbox(interaction_id, idempotency_key, write, created_at)
 	VALUES (?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`
 
+// supersedeQuery marks the pending writes of an interaction's step queued
+// before seq as replaced. One being sent meanwhile is recorded as what
+// became of it (done, or failed), except that it is not retried.
+const supersedeQuery = `UPDATE outbox SET status = 'superseded', last_error = ?, done_at = ?
+	WHERE interaction_id = ? AND status = 'pending' AND seq < ? AND json_extract(write, '$.step') = ?`
+
 // Enqueue stores writes for an interaction inside tx, the caller's
 // transaction, so they are committed together with the state that implied
 // them. A write whose IdempotencyKey is already queued (or done) is skipped.
+//
+// A write whose step replaces earlier ones (activity.Step.Replaces: a
+// relate) supersedes the pending writes of that step of the interaction:
+// an agent who changes the selection ten times before the first relate
+// goes out costs one request, not ten. The later write runs after
+// everything queued before it, so the CRM ends as it would have.
 func Enqueue(ctx context.Context, tx store.Execer, interactionID string, writes []activity.Write, now time.Time) error {
 	for i, w := range writes {
 		if w.IdempotencyKey == "" {
@@ -163,9 +178,26 @@ func Enqueue(ctx context.Context, tx store.Execer, interactionID string, writes 
 		if err != nil {
 			return fmt.Errorf("encode write %s: %w", w.IdempotencyKey, err)
 		}
-		if _, err := tx.ExecContext(ctx, EnqueueQuery,
-			interactionID, w.IdempotencyKey, string(data), now.UnixMilli()); err != nil {
+		res, err := tx.ExecContext(ctx, EnqueueQuery,
+			interactionID, w.IdempotencyKey, string(data), now.UnixMilli())
+		if err != nil {
 			return fmt.Errorf("queue write %s: %w", w.IdempotencyKey, err)
+		}
+		if !w.Step.Replaces() {
+			continue
+		}
+		// A write queued before (redelivered) replaces nothing: a later
+		// one may be pending.
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			continue
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("queue write %s: %w", w.IdempotencyKey, err)
+		}
+		if _, err := tx.ExecContext(ctx, supersedeQuery,
+			"replaced by "+w.IdempotencyKey+" before it was sent", now.UnixMilli(), interactionID, seq, string(w.Step)); err != nil {
+			return fmt.Errorf("queue write %s: replace earlier %s writes: %w", w.IdempotencyKey, w.Step, err)
 		}
 	}
 	return nil
@@ -320,8 +352,8 @@ func (o *Outbox) sweepHourly(ctx context.Context) {
 // large table does not hold the store's only connection for long.
 const sweepChunk = 1000
 
-// Sweep deletes the writes that were written (done) before cutoff and
-// returns how many. Without it the table grows with every call. A done
+// Sweep deletes the writes that were written (done), or replaced before
+// they were sent (superseded), before cutoff and returns how many. Without it the table grows with every call. A done
 // write is needed only while its call may still see redelivered events,
 // which find their call in the calls table: deleting one costs at most a
 // repeated, idempotent request if it is ever planned again.
@@ -329,7 +361,7 @@ func (o *Outbox) Sweep(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		res, err := o.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN
-			(SELECT seq FROM outbox WHERE status = 'done' AND done_at < ? LIMIT ?)`, cutoff.UnixMilli(), sweepChunk)
+			(SELECT seq FROM outbox WHERE status IN ('done', 'superseded') AND done_at < ? LIMIT ?)`, cutoff.UnixMilli(), sweepChunk)
 		if err != nil {
 			return total, fmt.Errorf("sweep outbox: %w", err)
 		}
