@@ -167,7 +167,17 @@ func (s *Sessions) ServeLogout(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnauthorized, "bad_token", err.Error())
 		return
 	}
-	current, err := s.current(r.Context(), claims)
+	// Checked on a goroutine of its own, as the hub builds the hello: the
+	// store query's deep stack would otherwise stay with this goroutine,
+	// which then idles on the socket for hours, and cost every idle widget
+	// several KiB.
+	var current bool
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		current, err = s.current(r.Context(), claims)
+	}()
+	<-checked
 	if err != nil {
 		s.log.Error("logout", "agent", claims.AgentID, "err", err)
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not end the session: try again")
@@ -217,7 +227,17 @@ func (s *Sessions) ServeWS(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnauthorized, "bad_token", err.Error()+": log in again")
 		return
 	}
-	current, err := s.current(r.Context(), claims)
+	// Checked on a goroutine of its own, as the hub builds the hello: the
+	// store query's deep stack would otherwise stay with this goroutine,
+	// which then idles on the socket for hours, and cost every idle widget
+	// several KiB.
+	var current bool
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		current, err = s.current(r.Context(), claims)
+	}()
+	<-checked
 	if err != nil {
 		s.log.Error("check session", "agent", claims.AgentID, "err", err)
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not check the session: try again")
