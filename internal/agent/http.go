@@ -167,17 +167,7 @@ func (s *Sessions) ServeLogout(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnauthorized, "bad_token", err.Error())
 		return
 	}
-	// Checked on a goroutine of its own, as the hub builds the hello: the
-	// store query's deep stack would otherwise stay with this goroutine,
-	// which then idles on the socket for hours, and cost every idle widget
-	// several KiB.
-	var current bool
-	checked := make(chan struct{})
-	go func() {
-		defer close(checked)
-		current, err = s.current(r.Context(), claims)
-	}()
-	<-checked
+	current, err := s.current(r.Context(), claims)
 	if err != nil {
 		s.log.Error("logout", "agent", claims.AgentID, "err", err)
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not end the session: try again")
@@ -209,6 +199,20 @@ func (s *Sessions) current(ctx context.Context, c Claims) (bool, error) {
 	return c.Generation == gen, nil
 }
 
+// currentOffStack is current run on a goroutine of its own, as the hub
+// builds the hello: the store query's deep stack would otherwise stay with
+// the caller, a socket's goroutine that then idles for hours, and cost
+// every idle widget several KiB.
+func (s *Sessions) currentOffStack(ctx context.Context, c Claims) (current bool, err error) {
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		current, err = s.current(ctx, c)
+	}()
+	<-checked
+	return current, err
+}
+
 // ServeWS handles GET /api/v1/ws: it checks the session token (in the
 // Sec-WebSocket-Protocol header as SubprotocolTokenPrefix+token, or in
 // "Authorization: Bearer" for clients that can set headers) before
@@ -227,17 +231,7 @@ func (s *Sessions) ServeWS(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnauthorized, "bad_token", err.Error()+": log in again")
 		return
 	}
-	// Checked on a goroutine of its own, as the hub builds the hello: the
-	// store query's deep stack would otherwise stay with this goroutine,
-	// which then idles on the socket for hours, and cost every idle widget
-	// several KiB.
-	var current bool
-	checked := make(chan struct{})
-	go func() {
-		defer close(checked)
-		current, err = s.current(r.Context(), claims)
-	}()
-	<-checked
+	current, err := s.currentOffStack(r.Context(), claims)
 	if err != nil {
 		s.log.Error("check session", "agent", claims.AgentID, "err", err)
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not check the session: try again")
