@@ -354,9 +354,10 @@ const sweepChunk = 1000
 
 // Sweep deletes the writes that were written (done), or replaced before
 // they were sent (superseded), before cutoff and returns how many. Without
-// it the table grows with every call. A done write is needed only while its call may still see redelivered events,
-// which find their call in the calls table: deleting one costs at most a
-// repeated, idempotent request if it is ever planned again.
+// it the table grows with every call. A done write is needed only while
+// its call may still see redelivered events, which find their call in the
+// calls table: deleting one costs at most a repeated, idempotent request
+// if it is ever planned again.
 func (o *Outbox) Sweep(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
