@@ -39,8 +39,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprint(stderr, agentUsage+"\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	switch {
 	case fs.NArg() == 3 && fs.Arg(0) == "set":
@@ -78,8 +78,8 @@ func runAgentSIP(ctx context.Context, storePath, agentID string, args []string, 
 		fmt.Fprint(stderr, agentUsage+"\nFlags of agent sip:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 0 {
 		// Not echoed: it may well be the password.

@@ -3,6 +3,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -55,4 +57,18 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	b.WriteString("\nRun \"ctibridge COMMAND -h\" for a command's flags.\n")
 	io.WriteString(w, b.String())
+}
+
+// parseFlags parses a command's flags. Asking for help (-h, --help) is not
+// an error: the usage goes out and the command exits 0. Any other problem
+// was already printed by the flag package, with the usage: exit 2.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	}
+	return 2, true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -107,6 +108,93 @@ func TestValidateSaysWhereCallsComeFrom(t *testing.T) {
 		code, stdout, stderr := run("validate", tt.file)
 		if code != 0 || !strings.Contains(stdout, tt.want) {
 			t.Errorf("validate %s = %d, output lacks %q:\n%s%s", tt.file, code, tt.want, stdout, stderr)
+		}
+	}
+}
+
+func TestHelpDescribesTheCommandAndExitsZero(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "demo", args: []string{"demo", "--help"}, want: "stands in\nfor Dynamics 365"},
+		{name: "demo names its timers", args: []string{"demo", "-h"}, want: "--talk-time"},
+		{name: "sandbox", args: []string{"sandbox", "--help"}, want: "Dataverse-compatible sandbox CRM on its own"},
+		{name: "serve", args: []string{"serve", "--help"}, want: "Usage: ctibridge serve"},
+		{name: "pop", args: []string{"pop", "--help"}, want: "Usage: ctibridge pop"},
+		{name: "validate", args: []string{"validate", "--help"}, want: "Usage: ctibridge validate"},
+		{name: "agent", args: []string{"agent", "--help"}, want: "ctibridge agent [--store FILE]"},
+		{name: "agent sip", args: []string{"agent", "sip", "1001", "--help"}, want: "Flags of agent sip"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(tc.args...)
+			if code != 0 || !strings.Contains(stdout+stderr, tc.want) {
+				t.Errorf("%v = exit %d\n%s%s\nwant exit 0 and %q", tc.args, code, stdout, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnknownFlagStillExitsTwo(t *testing.T) {
+	if code, _, _ := run("demo", "--no-such-flag"); code != 2 {
+		t.Errorf("demo --no-such-flag = exit %d, want 2", code)
+	}
+}
+
+func TestDemoRefusesANegativeTimer(t *testing.T) {
+	code, _, stderr := run("demo", "--talk-time", "-1s")
+	if code != 2 || !strings.Contains(stderr, "--talk-time -1s") {
+		t.Errorf("demo --talk-time -1s = exit %d\n%s\nwant exit 2 naming the flag", code, stderr)
+	}
+}
+
+func TestPopNamesTheMissingFlag(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "no flags", args: []string{"pop"}, want: "--config and --event are required"},
+		{name: "no event", args: []string{"pop", "--config", "x.json"}, want: "--event is required"},
+		{name: "no config", args: []string{"pop", "--event", "x.json"}, want: "--config is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(tc.args...)
+			if code != 2 || !strings.HasPrefix(stderr, "ctibridge pop: "+tc.want) {
+				t.Errorf("%v = exit %d\n%s\nwant exit 2 starting %q", tc.args, code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateCountsInWords(t *testing.T) {
+	code, stdout, stderr := run("validate", "../../testdata/sample.json")
+	if code != 0 || strings.Contains(stdout, "(ies)") || strings.Contains(stdout, "(s)") || !regexp.MustCompile(`\d+ entit(y|ies)\b`).MatchString(stdout) {
+		t.Errorf("validate = exit %d\n%s%s\nwant the entities counted in words (\"3 entities\")", code, stdout, stderr)
+	}
+}
+
+// The README's command list is where a newcomer looks: every command is in it.
+func TestTheReadmeListsEveryCommand(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(readme), "## Commands")
+	if !ok {
+		t.Fatal("README.md has no \"## Commands\" section")
+	}
+	for name := range commands() {
+		if !strings.Contains(list, "ctibridge "+name+" ") {
+			t.Errorf("README.md's command list misses %q", name)
+		}
+	}
+	for _, sub := range []string{"agent set", "agent remove", "agent sip"} {
+		if !strings.Contains(list, "ctibridge "+sub+" ") {
+			t.Errorf("README.md's command list misses %q", sub)
 		}
 	}
 }

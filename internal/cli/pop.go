@@ -40,10 +40,11 @@ func runPop(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: ctibridge pop --config CONFIG.json --event EVENT.json [--event NEXT.json ...]\n\nPrints the screen-pop decision and the CRM writes the events imply, as JSON.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
-	if *cfgPath == "" || len(events) == 0 {
+	if missing := missingPopFlags(*cfgPath, events); missing != "" {
+		fmt.Fprintf(stderr, "ctibridge pop: %s\n\n", missing)
 		fs.Usage()
 		return 2
 	}
@@ -108,3 +109,17 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// missingPopFlags names the required flags pop was not given, "" when
+// both are there.
+func missingPopFlags(cfgPath string, events []string) string {
+	switch {
+	case cfgPath == "" && len(events) == 0:
+		return "--config and --event are required"
+	case cfgPath == "":
+		return "--config is required: the config JSON the events are decided with"
+	case len(events) == 0:
+		return "--event is required: an event JSON file (repeat it for a call's events in order)"
+	}
+	return ""
+}

@@ -24,8 +24,21 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	clients := fs.String("clients", "", "OAuth2 clients of the token endpoint, id=secret,id=secret (with --require-auth)")
 	requireAuth := fs.Bool("require-auth", false, "demand a bearer token from the token endpoint")
 	seed := fs.Bool("seed", true, "seed an empty database with the demo data")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: ctibridge sandbox [flags]
+
+Runs the embedded Dataverse-compatible sandbox CRM on its own: the part of the
+Dynamics 365 Web API that ctibridge uses (contacts, accounts, leads, phone
+calls and tasks), kept in SQLite, with an OAuth2 token endpoint. Point a
+ctibridge serve (--dynamics-url) or another Dataverse client at it.
+docs/sandbox.md compares it with Dataverse.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	opts := sandbox.Options{Path: *db, AlternateKey: *key, RequireAuth: *requireAuth, Seed: *seed, Clients: map[string]string{}}
 	for _, c := range strings.Split(*columns, ",") {

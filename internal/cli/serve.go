@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/ctibridge/ctibridge/internal/demo"
 	"github.com/ctibridge/ctibridge/internal/server"
+	"github.com/ctibridge/ctibridge/internal/telephony"
 )
 
 func newLogger(level string, w io.Writer) *slog.Logger {
@@ -29,8 +31,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "Usage: ctibridge serve --config CONFIG.json [flags]\n\nEvery flag can also be set by the environment variable in brackets; see docs/deploy.md.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if envErr != nil {
 		fmt.Fprintln(stderr, "ctibridge serve:", envErr)
@@ -69,10 +71,38 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	sip := fs.Bool("sip", false, "real SIP calls instead of the simulator: start Kamailio on loopback, give each agent's softphone a SIP account and serve a customer phone page that calls them (Debian: apt-get install kamailio kamailio-websocket-modules)")
 	sipPort := fs.Int("sip-port", 0, "Kamailio's WebSocket port on 127.0.0.1 with --sip (default: a free port)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	pace := telephony.DemoTiming()
+	fs.DurationVar(&pace.TalkTime, "talk-time", pace.TalkTime, "how long a simulated call talks before the customer hangs up (0: until Hang up on the demo page)")
+	fs.DurationVar(&pace.WrapTime, "wrap-time", pace.WrapTime, "how long the agent has to wrap a simulated call before it is wrapped with the auto-wrap code (0: no limit)")
+	fs.DurationVar(&pace.RingTime, "ring-time", pace.RingTime, "how long a simulated call rings before it connects (0: at once)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: ctibridge demo [flags]
+
+Runs ctibridge end to end on localhost with nothing external: the sandbox CRM
+(Dataverse-compatible, seeded with demo contacts, accounts and leads), the
+call simulator and the adapter, and prints the URL of a page that stands in
+for Dynamics 365, with the agent widget in its CIF panel. Log in to the widget
+as agent 1001 with PIN 1234, then place calls with the page's buttons.
+
+Simulated calls keep a contact centre's pace: each rings for --ring-time,
+talks for --talk-time and then the customer hangs up, and a call the agent has
+not wrapped within --wrap-time is wrapped with the auto-wrap code. The demo
+page counts both down.
+
+Flags:
+`)
+		fs.PrintDefaults()
 	}
-	opts := demo.Options{Listen: *listen, Dir: *dir, Log: newLogger(*logLevel, stderr)}
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	for name, d := range map[string]time.Duration{"--talk-time": pace.TalkTime, "--wrap-time": pace.WrapTime, "--ring-time": pace.RingTime} {
+		if d < 0 {
+			fmt.Fprintf(stderr, "ctibridge demo: %s %s: give a duration of 0 or more\n", name, d)
+			return 2
+		}
+	}
+	opts := demo.Options{Listen: *listen, Dir: *dir, Log: newLogger(*logLevel, stderr), Timing: &pace}
 	if *sip {
 		opts.Telephony, opts.SIP.Port = "sip", *sipPort
 	}

@@ -16,8 +16,8 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ctibridge validate CONFIG.json\n\nExits 0 when the config is usable (warnings are printed), 1 with every problem listed otherwise.")
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -40,8 +40,9 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
 	}
-	fmt.Fprintf(stdout, "%s: OK (%d screen-pop rule(s) plus default: %t; %d entit(ies); telephony: %s)\n",
-		path, len(cfg.ScreenPop.Rules), cfg.ScreenPop.Default != nil, len(cfg.Entities), sourceSummary(cfg))
+	fmt.Fprintf(stdout, "%s: OK (%s, %s; %s; telephony: %s)\n",
+		path, count(len(cfg.ScreenPop.Rules), "screen-pop rule", "screen-pop rules"), defaultRuleSummary(cfg),
+		count(len(cfg.Entities), "entity", "entities"), sourceSummary(cfg))
 	return 0
 }
 
@@ -54,4 +55,19 @@ func sourceSummary(cfg *config.Config) string {
 		return cfg.EffectiveSource() + ", as the scripts load ipSCAPE's integration bundle"
 	}
 	return "not named, so the server's --telephony setting (default webhook)"
+}
+
+// count writes n with the noun in the number it needs: "1 entity", "3 entities".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func defaultRuleSummary(cfg *config.Config) string {
+	if cfg.ScreenPop.Default != nil {
+		return "plus the default"
+	}
+	return "no default"
 }

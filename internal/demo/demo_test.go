@@ -8,10 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/sandbox"
 	"github.com/ctibridge/ctibridge/internal/telephony"
 )
@@ -156,5 +159,21 @@ func TestDemoAgentCallFollowsASkippedPreview(t *testing.T) {
 	}
 	if got.Last == nil || got.Last.InteractionID != id || got.Last.Phase != telephony.PhaseSkipped || got.Last.WrapCode != "5" {
 		t.Errorf("after the skip the last call is %+v, want %s skipped with wrap code 5", got.Last, id)
+	}
+}
+
+// A newcomer reads a WARN line as "broken": the demo's own config must load
+// without a single warning.
+func TestTheBundledConfigHasNoWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, bytes.ReplaceAll(demoConfig, []byte("DEMO_ORIGIN"), []byte("http://127.0.0.1:8080")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("the bundled demo config does not load: %v", err)
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("the bundled demo config warns: %v", cfg.Warnings)
 	}
 }
