@@ -32,6 +32,10 @@ type Sessions struct {
 	// login behind a proxy comes from the proxy's address, and shares its
 	// per-source limit.
 	TrustedProxies []netip.Prefix
+	// LoggedOut, when set, is told about an agent whose sessions ended in
+	// this process (logout, PIN changed or removed): the telephony platform
+	// should stop presenting it calls its widget can no longer take.
+	LoggedOut func(agentID string)
 
 	guard *loginGuard
 	now   func() time.Time
@@ -48,9 +52,18 @@ type Sessions struct {
 // that ends in this process (PIN changed or removed, logout) closes the
 // agent's sockets through hub.
 func NewSessions(creds *Credentials, signer *Signer, hub *Hub, log *slog.Logger) *Sessions {
-	creds.ended = func(agentID string) { hub.CloseAgent(agentID) }
-	return &Sessions{creds: creds, signer: signer, hub: hub, log: log, guard: newLoginGuard(), now: time.Now,
+	s := &Sessions{creds: creds, signer: signer, hub: hub, log: log, guard: newLoginGuard(), now: time.Now,
 		recheck: 30 * time.Second, live: make(map[*websocket.Conn]Claims)}
+	creds.ended = s.ended
+	return s
+}
+
+// ended closes the agent's sockets and reports it logged out.
+func (s *Sessions) ended(agentID string) {
+	s.hub.CloseAgent(agentID)
+	if s.LoggedOut != nil {
+		s.LoggedOut(agentID)
+	}
 }
 
 // Subprotocols of the widget socket. A browser cannot set headers on a

@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ctibridge/ctibridge/internal/agent"
 	"github.com/ctibridge/ctibridge/internal/config"
@@ -194,7 +196,7 @@ func Start(ctx context.Context, opt Options) (*Demo, error) {
 		timing = *opt.Timing
 	}
 	d.Server, err = server.New(ctx, settings, opt.Log, server.Options{
-		SimulatorOptions: telephony.SimulatorOptions{Numbers: scenarioNumbers(), LeadNames: leadNames(), Timing: timing},
+		SimulatorOptions: telephony.SimulatorOptions{Numbers: scenarioNumbers(), NewNumber: freshNumbers(), LeadNames: leadNames(), Timing: timing},
 	})
 	if err != nil {
 		d.Close()
@@ -241,6 +243,33 @@ func scenarioNumbers() telephony.ScenarioNumbers {
 		out[s.ID] = []string{sandbox.DemoNumberByKey(s.DemoNumber).E164}
 	}
 	return out
+}
+
+// freshNumbers gives each call of a scenario about a number no record holds
+// (DemoNumber "no-match") a number of its own: once the agent has created a
+// contact for one caller, the next unknown caller is unknown again. The
+// numbers, +61 2 9999 1000 to 9999, are outside every range the sandbox
+// seeds; a run starts at a random one, so that a kept --dir rarely meets a
+// number an earlier run created a record for.
+func freshNumbers() func(scenario string) string {
+	fresh := map[string]bool{}
+	for _, s := range Scenarios {
+		if s.DemoNumber == "no-match" {
+			fresh[s.ID] = true
+		}
+	}
+	var mu sync.Mutex
+	next := mrand.IntN(9000)
+	return func(scenario string) string {
+		if !fresh[scenario] {
+			return ""
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		n := next
+		next = (next + 1) % 9000
+		return fmt.Sprintf("+6129999%04d", 1000+n)
+	}
 }
 
 // leadNames names the simulator's leads after the seeded records holding

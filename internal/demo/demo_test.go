@@ -130,7 +130,7 @@ func TestDemoLeadsAreTheSeededRecords(t *testing.T) {
 					scenario = s
 				}
 			}
-			if want := sandbox.DemoNumberByKey(scenario.DemoNumber).E164; got.Number != want {
+			if want := sandbox.DemoNumberByKey(scenario.DemoNumber).E164; tt.record != nil && got.Number != want {
 				t.Errorf("the lead's number is %s, want the demo number %s", got.Number, want)
 			}
 			switch {
@@ -175,5 +175,81 @@ func TestTheBundledConfigHasNoWarnings(t *testing.T) {
 	}
 	if len(cfg.Warnings) > 0 {
 		t.Errorf("the bundled demo config warns: %v", cfg.Warnings)
+	}
+}
+
+// An agent who logged out of the widget would not see a call's pop, and its
+// activity would be written related to nothing: the simulator presents it
+// no more calls.
+func TestALoggedOutAgentGetsNoCalls(t *testing.T) {
+	d := startTestDemo(t)
+	agent := Agents[0]
+	body, _ := json.Marshal(map[string]string{"agentId": agent.ID, "pin": agent.PIN})
+	res, err := http.Post(d.BaseURL+"/api/v1/sessions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct {
+		Token string `json:"token"`
+	}
+	json.NewDecoder(res.Body).Decode(&login)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || login.Token == "" {
+		t.Fatalf("log in as %s: HTTP %d", agent.ID, res.StatusCode)
+	}
+	ctx := context.Background()
+	if err := d.Server.Simulator.SetAgentState(ctx, agent.ID, telephony.AgentReady, ""); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, d.BaseURL+"/api/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+login.Token)
+	if res, err = http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("log out: %v %v", res, err)
+	}
+	res.Body.Close()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		state, _ := d.Server.Simulator.StateOf(agent.ID)
+		if state == telephony.AgentLoggedOut {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the widget's logout the simulator shows agent %s %s, want LoggedOut", agent.ID, state)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	body, _ = json.Marshal(placeCallRequest{AgentID: agent.ID, Scenario: "inbound-single"})
+	res, err = http.Post(d.BaseURL+"/demo/api/calls", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusConflict || !bytes.Contains(msg, []byte("logged out")) {
+		t.Errorf("a call for the logged-out agent = HTTP %d %s, want 409 saying the agent is logged out", res.StatusCode, msg)
+	}
+}
+
+// Once the agent has created a contact for the unknown caller, the next
+// unknown caller must still be unknown: each call of a "no-match" scenario
+// has a number of its own, which no seeded record holds.
+func TestUnknownCallersHaveANewNumberEachCall(t *testing.T) {
+	d := startTestDemo(t)
+	seeded := map[string]bool{}
+	for _, n := range sandbox.DemoNumbers {
+		seeded[n.E164] = true
+	}
+	seen := map[string]bool{}
+	for _, scenario := range []string{"inbound-none", "preview-none", "inbound-none"} {
+		id := placeCall(t, d, "1001", scenario)
+		call := getAgentCall(t, d, "1001").Call
+		if call == nil || call.Number == "" || seen[call.Number] || seeded[call.Number] && call.Number != sandbox.DemoNumberByKey("no-match").E164 {
+			t.Fatalf("%s: call %+v, want a number of its own (earlier: %v)", scenario, call, seen)
+		}
+		seen[call.Number] = true
+		if err := d.Server.Simulator.Wrap(context.Background(), "1001", id, "5", ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

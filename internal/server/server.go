@@ -223,10 +223,31 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 	}
 	srv.sessions = agent.NewSessions(srv.Creds, srv.Signer, hub, log.With("component", "sessions"))
 	srv.sessions.TrustedProxies, _ = agent.ParseTrustedProxies(s.TrustedProxies) // checked by Validate
+	// Off the caller's goroutine: the webhook's platform may take seconds
+	// to answer, and a logout does not wait for it.
+	srv.sessions.LoggedOut = func(agentID string) { go srv.agentLoggedOut(agentID) }
 	srv.routes()
 	log.Info("ctibridge ready", "telephony", source, "writes", writeMode, "config", s.ConfigPath,
 		"rules", len(cfg.ScreenPop.Rules), "entities", len(cfg.Entities))
 	return srv, nil
+}
+
+// agentLoggedOut tells the telephony provider that an agent logged out of
+// the widget (or lost its login), so that a platform that takes agent
+// states (the simulator) presents it no more calls: nobody would see their
+// pop or relate them. A call in progress goes on until it is wrapped. The
+// webhook and browser sources take no agent state from ctibridge: there the
+// platform decides (docs/telephony.md).
+func (srv *Server) agentLoggedOut(agentID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Provider.SetAgentState(ctx, agentID, telephony.AgentLoggedOut, "")
+	switch {
+	case err == nil:
+	case errors.Is(err, telephony.ErrNotSupported), errors.Is(err, telephony.ErrNotRunning):
+	default:
+		srv.log.Warn("agent logged out, but the telephony provider kept it", "agent", agentID, "err", err)
+	}
 }
 
 type notifierFunc func(agentID string, msg any) int

@@ -63,6 +63,11 @@ type Campaign struct {
 type SimulatorOptions struct {
 	// Numbers are the customer numbers per scenario.
 	Numbers ScenarioNumbers
+	// NewNumber, when set, may give a call of the scenario a number of its
+	// own ("" keeps Numbers'): a scenario about a number nobody holds needs
+	// a new one for each call once the agent has created a record for the
+	// last.
+	NewNumber func(scenario string) string
 	// LeadNames names the leads of outbound and preview calls to these
 	// numbers; a lead to any other number gets a generated name.
 	LeadNames LeadNames
@@ -118,6 +123,7 @@ var (
 type Simulator struct {
 	timing            Timing
 	numbers           ScenarioNumbers
+	newNumber         func(scenario string) string
 	scenarios         []string          // sorted, for deterministic random choice
 	leadNames         map[string]string // digits of a number → lead name
 	now               func() time.Time
@@ -184,6 +190,22 @@ type simCall struct {
 	skipped bool
 }
 
+// progress says where the call is, in the words the agent sees.
+func (c *simCall) progress() string {
+	switch c.phase {
+	case phasePreview:
+		return "a preview, not dialled yet"
+	case phaseAlerting:
+		if c.data.CallType == interaction.CallInbound {
+			return "ringing"
+		}
+		return "dialling"
+	case phaseConnected:
+		return "connected"
+	}
+	return "ended, waiting for its wrap"
+}
+
 // simItem is one queued delivery.
 type simItem struct {
 	event *interaction.Event
@@ -217,6 +239,7 @@ func NewSimulator(opts SimulatorOptions) (*Simulator, error) {
 	s := &Simulator{
 		timing:            opts.Timing,
 		numbers:           opts.Numbers,
+		newNumber:         opts.NewNumber,
 		now:               opts.Now,
 		serviceNumber:     orDefault(opts.ServiceNumber, defaultServiceNumber),
 		queues:            sliceOrDefault(opts.Queues, defaultQueues),
@@ -471,6 +494,14 @@ func (s *Simulator) Dial(ctx context.Context, agentID, number string) (string, e
 		return "", fmt.Errorf("dial: %w", ErrNotRunning)
 	}
 	agent := s.agent(agentID)
+	if c := agent.call; c != nil && c.phase == phaseAlerting && c.data.CallType == interaction.CallPreview {
+		// The agent's Dial arrived twice (a double click, a retry after a
+		// lost reply): the preview is already being dialled, which is what
+		// both asked for.
+		if index, err := leadPhoneIndex(c.data.LeadData, number); err == nil && index == c.data.LeadData.PhoneIndex {
+			return c.data.AgentInteractionID, nil
+		}
+	}
 	if c := agent.call; c != nil && c.phase == phasePreview {
 		index, err := leadPhoneIndex(c.data.LeadData, number)
 		if err != nil {
@@ -696,9 +727,9 @@ func (s *Simulator) loggedOutAgent(id string) *simAgent {
 func (s *Simulator) checkAvailable(a *simAgent, callType interaction.CallType) error {
 	switch {
 	case a.call != nil:
-		return fmt.Errorf("agent %s is busy with interaction %s (%s): wrap it first", a.id, a.call.data.AgentInteractionID, a.state)
+		return fmt.Errorf("agent %s already has call %s (%s) and takes one call at a time: wrap that one first", a.id, a.call.data.AgentInteractionID, a.call.progress())
 	case a.state == AgentLoggedOut:
-		return fmt.Errorf("agent %s is logged out: set the agent Ready first", a.id)
+		return fmt.Errorf("agent %s is logged out: log in to the widget and choose Ready first", a.id)
 	case a.state == AgentPaused && callType != interaction.CallManual:
 		return fmt.Errorf("agent %s is Paused: %s calls go to Ready agents only (manual calls are allowed while paused)", a.id, callType)
 	}
@@ -766,6 +797,11 @@ func (s *Simulator) pickNumber(scenario string) (string, error) {
 		scenario = s.scenarios[s.rand.IntN(len(s.scenarios))]
 	}
 	list, ok := s.numbers[scenario]
+	if ok && s.newNumber != nil {
+		if n := s.newNumber(scenario); n != "" {
+			return n, nil
+		}
+	}
 	if !ok {
 		if len(s.scenarios) == 0 {
 			return "", fmt.Errorf("unknown scenario %q: the simulator has no scenarios; leave it empty", scenario)

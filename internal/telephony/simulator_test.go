@@ -522,7 +522,7 @@ func TestSimulatorAgentStates(t *testing.T) {
 				_, err := s.PlaceCall(ctx, "1042", interaction.CallInbound, "single")
 				return err
 			},
-			wantErr:   "agent 1042 is busy with interaction IX-3 (OnCall): wrap it first",
+			wantErr:   "agent 1042 already has call IX-3 (connected) and takes one call at a time: wrap that one first",
 			wantLog:   []string{"1042 Ready", "1042 Dialling", "callAlerting IX-3", "1042 OnCall", "callStarted IX-3"},
 			wantState: AgentOnCall,
 		},
@@ -541,7 +541,7 @@ func TestSimulatorAgentStates(t *testing.T) {
 				_, err := s.Dial(ctx, "1042", "0299990000")
 				return err
 			},
-			wantErr:   "agent 1042 is logged out: set the agent Ready first",
+			wantErr:   "agent 1042 is logged out: log in to the widget and choose Ready first",
 			wantLog:   []string{"1042 OnWrap", "callHangup IX-3", "callWrapped IX-3", "1042 LoggedOut"},
 			wantState: AgentLoggedOut,
 		},
@@ -924,5 +924,75 @@ func TestGeneratedLeadNamesAreNotDemoRecords(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A double click sends two requests: the second must neither fail nor
+// contradict what the agent sees.
+func TestSimulatorSecondRequestsOfADoubleClick(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a second Dial of a preview being dialled is the same dial", func(t *testing.T) {
+		opts := testSimOptions()
+		opts.Timing.RingTime = time.Hour // the dial is still ringing the customer
+		s, _, _ := startSimulator(t, opts)
+		id, err := s.PlaceCall(ctx, "1042", interaction.CallPreview, "single")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := s.Dial(ctx, "1042", "")
+		if err != nil || first != id {
+			t.Fatalf("Dial = %q, %v, want %s", first, err, id)
+		}
+		second, err := s.Dial(ctx, "1042", "")
+		if err != nil || second != id {
+			t.Errorf("the second Dial = %q, %v; want %s again and no error", second, err, id)
+		}
+	})
+	t.Run("a second call while the first rings says it rings", func(t *testing.T) {
+		opts := testSimOptions()
+		opts.Timing.RingTime = time.Hour
+		s, _, _ := startSimulator(t, opts)
+		id, err := s.PlaceCall(ctx, "1042", interaction.CallInbound, "single")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.PlaceCall(ctx, "1042", interaction.CallInbound, "single")
+		want := "agent 1042 already has call " + id + " (ringing)"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("the second call = %v, want %q", err, want)
+		}
+	})
+}
+
+func TestSimulatorNewNumberGivesEachCallItsOwn(t *testing.T) {
+	opts := testSimOptions()
+	n := 0
+	opts.NewNumber = func(scenario string) string {
+		if scenario != "none" {
+			return ""
+		}
+		n++
+		return fmt.Sprintf("+6129999%04d", 1000+n)
+	}
+	s, _, _ := startSimulator(t, opts)
+	ctx := context.Background()
+	seen := map[string]bool{}
+	for range 3 {
+		id, err := s.PlaceCall(ctx, "1042", interaction.CallInbound, "none")
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, _ := s.AgentCalls("1042")
+		if call == nil || seen[call.Number] || testNumbers["none"] != nil && slices.Contains(testNumbers["none"], call.Number) {
+			t.Fatalf("call %s has number %+v, want a new one each time (had %v)", id, call, seen)
+		}
+		seen[call.Number] = true
+		if err := s.Wrap(ctx, "1042", id, "12", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, _ := s.PlaceCall(ctx, "1042", interaction.CallInbound, "single")
+	if call, _ := s.AgentCalls("1042"); call == nil || !slices.Contains(testNumbers["single"], call.Number) {
+		t.Errorf("call %s of another scenario has %+v, want one of its own numbers %v", id, call, testNumbers["single"])
 	}
 }
