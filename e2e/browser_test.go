@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/ctibridge/ctibridge/internal/skipnote"
 )
 
 // Viewport of every test page: the size of the README's screenshot.
@@ -44,7 +46,7 @@ func chromiumPath(t *testing.T) string {
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg + "; CI is set, so the browser tests must run")
 	}
-	t.Skip(msg)
+	skipnote.Skip(t, "e2e: the browser tests", msg)
 	return ""
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ctibridge/ctibridge/internal/config"
+	"github.com/ctibridge/ctibridge/internal/skipnote"
 )
 
 // TestJavaScript runs the node test suites of the widget, the CIF library
@@ -24,14 +26,14 @@ func TestJavaScript(t *testing.T) {
 		t.Fatal("node is not on PATH: CI must run the JavaScript tests (.ci/run installs nodejs)")
 	}
 	if err != nil {
-		t.Skip("node is not on PATH: the JavaScript tests in web/*/*.test.mjs did not run (install Node.js 18 or later to run them)")
+		skipnote.Skip(t, "web: the widget's JavaScript tests", "node is not on PATH (install Node.js 18 or later: apt-get install nodejs)")
 	}
 	out, err := exec.Command(node, "--version").Output()
 	if err != nil {
 		t.Fatalf("node --version: %v", err)
 	}
 	if major := nodeMajor(string(out)); major < 18 {
-		t.Skipf("node %s has no built-in test runner: the JavaScript tests need Node.js 18 or later", strings.TrimSpace(string(out)))
+		skipnote.Skip(t, "web: the widget's JavaScript tests", fmt.Sprintf("node %s has no built-in test runner: they need Node.js 18 or later", strings.TrimSpace(string(out))))
 	}
 	tests := []struct {
 		name string

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ctibridge/ctibridge/internal/skipnote"
 )
 
 // binary finds Kamailio, or skips the test (fails under CI, so that a CI
@@ -25,7 +27,7 @@ func binary(t *testing.T) string {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err.Error() + "; CI is set, so the SIP tests must run")
 		}
-		t.Skip(err.Error())
+		skipnote.Skip(t, "internal/kamailio: the SIP server tests", err.Error())
 	}
 	return bin
 }
