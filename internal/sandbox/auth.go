@@ -332,7 +332,7 @@ func (s *Sandbox) ensureUsers(ctx context.Context) error {
 			if u.app != "" {
 				values["applicationid"] = u.app
 			}
-			if _, err := s.create(ctx, db, t, &change{values: values, binds: map[string]bindRef{}}, DefaultUserID, "", ""); err != nil {
+			if _, err := s.create(ctx, db, t, &change{values: values, binds: map[string]bindRef{}}, actor{user: DefaultUserID}, "", ""); err != nil {
 				return fmt.Errorf("sandbox: creating user %s: %w", u.domain, err)
 			}
 		}

@@ -196,6 +196,7 @@ func (s *Sandbox) runBatchPart(ctx context.Context, outer *apiRequest, part *bat
 		body:     part.body,
 		base:     outer.base,
 		callerID: callerID,
+		authUser: outer.authUser,
 		db:       db,
 		resolve:  resolve,
 		inBatch:  true,

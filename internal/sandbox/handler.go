@@ -27,6 +27,9 @@ type apiRequest struct {
 	body     []byte
 	base     string // scheme://host/api/data/v9.2/
 	callerID string
+	// authUser is the authenticated user (the token's), which callerID
+	// differs from when the request impersonates.
+	authUser string
 	// db is the change set's transaction inside a $batch change set.
 	db *dbConn
 	// resolve maps $n Content-ID references inside a change set.
@@ -142,6 +145,7 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if s.faults.inject(w, r, setName, s.stats) {
 		return
 	}
+	authenticated := callerID
 	callerID, err = s.impersonate(r.Context(), r.Header, callerID)
 	if err != nil {
 		writeResponse(w, errorResponse(err))
@@ -170,6 +174,7 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		body:     body,
 		base:     baseURL(r),
 		callerID: callerID,
+		authUser: authenticated,
 	}
 	if rel == "$batch" {
 		writeResponse(w, s.serveBatch(r.Context(), req))
@@ -608,7 +613,7 @@ func (s *Sandbox) serveCreate(ctx context.Context, req *apiRequest, t *table) (*
 	}
 	var resp *apiResponse
 	err = s.write(ctx, req, func(db dbConn) error {
-		rec, err := s.create(ctx, db, t, ch, req.callerID, "", "")
+		rec, err := s.create(ctx, db, t, ch, req.actor(), "", "")
 		if err != nil {
 			return err
 		}
@@ -681,9 +686,9 @@ func (s *Sandbox) servePatch(ctx context.Context, req *apiRequest, tg target) (*
 		}
 		var rec record
 		if create {
-			rec, err = s.create(ctx, db, tg.t, ch, req.callerID, tg.id, tg.altValue)
+			rec, err = s.create(ctx, db, tg.t, ch, req.actor(), tg.id, tg.altValue)
 		} else {
-			rec, err = s.modify(ctx, db, tg.t, existing, ch, req.callerID)
+			rec, err = s.modify(ctx, db, tg.t, existing, ch, req.actor())
 		}
 		if err != nil {
 			return err
@@ -774,7 +779,7 @@ func (s *Sandbox) serveProperty(ctx context.Context, req *apiRequest, tg target,
 			if err != nil {
 				return err
 			}
-			_, err = s.modify(ctx, db, tg.t, existing, ch, req.callerID)
+			_, err = s.modify(ctx, db, tg.t, existing, ch, req.actor())
 			return err
 		})
 		if err != nil {
@@ -794,3 +799,6 @@ func (s *Sandbox) parseObjectBytes(t *table, body []byte) (*change, error) {
 	}
 	return s.parseObject(t, obj, false, nil)
 }
+
+// actor is who the request writes as.
+func (req *apiRequest) actor() actor { return actor{user: req.callerID, onBehalfBy: req.authUser} }

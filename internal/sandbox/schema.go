@@ -276,6 +276,9 @@ func systemColumns(userOwned bool) []*column {
 		{name: "versionnumber", kind: kindBigInt, system: true},
 		{name: "createdby", kind: kindLookup, nav: map[string]string{"systemuser": "createdby"}, system: true},
 		{name: "modifiedby", kind: kindLookup, nav: map[string]string{"systemuser": "modifiedby"}, system: true},
+		// Who impersonated createdby or modifiedby, null otherwise.
+		{name: "createdonbehalfby", kind: kindLookup, nav: map[string]string{"systemuser": "createdonbehalfby"}, system: true},
+		{name: "modifiedonbehalfby", kind: kindLookup, nav: map[string]string{"systemuser": "modifiedonbehalfby"}, system: true},
 	}
 	if userOwned {
 		// ownerid may be set on create (assign) by binding ownerid.

@@ -173,7 +173,7 @@ func (s *Sandbox) Seed(ctx context.Context, n int) error {
 			if sr.parent != "" {
 				ch.binds["parentcustomerid"] = bindRef{target: s.schema.table("account"), id: sr.parent}
 			}
-			if _, err := s.create(ctx, db, t, ch, sr.owner, "", ""); err != nil {
+			if _, err := s.create(ctx, db, t, ch, actor{user: sr.owner}, "", ""); err != nil {
 				return fmt.Errorf("seeding %s %v: %w", sr.entity, sr.values[t.key], err)
 			}
 		}

@@ -182,7 +182,7 @@ func applyState(t *table, rec record, ch *change, creating bool) error {
 
 // create inserts a new record from a change. id, when not empty, is the
 // key from the URL of an upsert; altKey likewise sets the alternate key.
-func (s *Sandbox) create(ctx context.Context, db dbConn, t *table, ch *change, callerID, id, altKeyValue string) (record, error) {
+func (s *Sandbox) create(ctx context.Context, db dbConn, t *table, ch *change, by actor, id, altKeyValue string) (record, error) {
 	if t.readOnlyViaAPI {
 		return nil, newError(http.StatusBadRequest, codeInvalidArgument, "The 'Create' method does not support entities of type '%s'; create %ss through the activity's activity party collection.", t.logical, t.logical)
 	}
@@ -220,7 +220,7 @@ func (s *Sandbox) create(ctx context.Context, db dbConn, t *table, ch *change, c
 	if err := applyState(t, rec, ch, true); err != nil {
 		return nil, err
 	}
-	s.stamp(t, rec, callerID, true)
+	s.stamp(t, rec, by, true)
 	if err := s.insert(ctx, db, t, rec); err != nil {
 		return nil, err
 	}
@@ -233,7 +233,12 @@ func (s *Sandbox) create(ctx context.Context, db dbConn, t *table, ch *change, c
 }
 
 // stamp sets the columns Dataverse maintains on every write.
-func (s *Sandbox) stamp(t *table, rec record, callerID string, creating bool) {
+//
+// Impersonated, the caller is the user impersonated (createdby,
+// modifiedby, owner) and the application user that impersonates is
+// recorded in createdonbehalfby and modifiedonbehalfby, as Dataverse does
+// (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/impersonate-another-user-web-api#determine-the-actual-user).
+func (s *Sandbox) stamp(t *table, rec record, by actor, creating bool) {
 	if t.computeFullName {
 		rec["fullname"] = fullName(rec["firstname"], rec["lastname"])
 	}
@@ -241,16 +246,22 @@ func (s *Sandbox) stamp(t *table, rec record, callerID string, creating bool) {
 		return
 	}
 	now := formatTime(s.now())
-	user := lookupRef{ID: callerID, Entity: "systemuser"}
+	user := lookupRef{ID: by.user, Entity: "systemuser"}
+	var delegate any // null unless impersonated
+	if by.onBehalfBy != "" && by.onBehalfBy != by.user {
+		delegate = lookupRef{ID: by.onBehalfBy, Entity: "systemuser"}
+	}
 	if creating {
 		rec["createdon"] = now
 		rec["createdby"] = user
+		rec["createdonbehalfby"] = delegate
 		if t.userOwned && rec["ownerid"] == nil {
 			rec["ownerid"] = user
 		}
 	}
 	rec["modifiedon"] = now
 	rec["modifiedby"] = user
+	rec["modifiedonbehalfby"] = delegate
 	rec["versionnumber"] = s.nextVersion()
 }
 
@@ -277,7 +288,7 @@ func (s *Sandbox) checkAltKeyFree(ctx context.Context, db dbConn, t *table, rec 
 var closedKeys = map[string]bool{"statecode": true, "statuscode": true}
 
 // modify applies a change to an existing record.
-func (s *Sandbox) modify(ctx context.Context, db dbConn, t *table, existing record, ch *change, callerID string) (record, error) {
+func (s *Sandbox) modify(ctx context.Context, db dbConn, t *table, existing record, ch *change, by actor) (record, error) {
 	if t.readOnlyViaAPI {
 		return nil, newError(http.StatusBadRequest, codeInvalidArgument, "The 'Update' method does not support entities of type '%s'; update the parties through the activity.", t.logical)
 	}
@@ -310,7 +321,7 @@ func (s *Sandbox) modify(ctx context.Context, db dbConn, t *table, existing reco
 	if err := applyState(t, rec, ch, false); err != nil {
 		return nil, err
 	}
-	s.stamp(t, rec, callerID, false)
+	s.stamp(t, rec, by, false)
 	if err := s.update(ctx, db, t, rec); err != nil {
 		return nil, err
 	}
@@ -446,4 +457,11 @@ func (s *Sandbox) remove(ctx context.Context, db dbConn, t *table, rec record) e
 		}
 	}
 	return nil
+}
+
+// actor is who makes a write: the caller, and the user that impersonates
+// it (the authenticated one) when the request impersonates.
+type actor struct {
+	user       string
+	onBehalfBy string
 }
