@@ -66,10 +66,11 @@ func (c *Credentials) Set(ctx context.Context, agentID, pin, name string) error 
 }
 
 // Remove removes an agent's PIN, so it can no longer log in, and ends its
-// sessions. The row stays (with no PIN and no SIP account): its new
+// sessions. The row stays (with no PIN, SIP account or Dynamics user): its new
 // session generation is what refuses the tokens issued before.
 func (c *Credentials) Remove(ctx context.Context, agentID string) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE agents SET pin_hash = '', sip_user = '', sip_auth_user = '', sip_password = '', sip_display_name = '', session_gen = ?
+	res, err := c.db.ExecContext(ctx, `UPDATE agents SET pin_hash = '', sip_user = '', sip_auth_user = '', sip_password = '', sip_display_name = '',
+		dynamics_user_id = '', dynamics_object_id = '', dynamics_user_name = '', session_gen = ?
 		WHERE agent_id = ?`, newGeneration(), agentID)
 	if err != nil {
 		return fmt.Errorf("remove agent %q: %w", agentID, err)

@@ -75,6 +75,13 @@ var migrations = []string{
 	// so tokens issued before the upgrade (which carry none) end.
 	`ALTER TABLE agents ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0;
 	UPDATE agents SET session_gen = (random() >> 1) | 1;`,
+	// 5: the Dynamics user each agent's activities are written as with
+	// --impersonate-agents, set by an administrator (ctibridge agent set
+	// --dynamics-user) and resolved through the Web API: its systemuserid,
+	// its Entra object id when it has one, and its sign-in name for people.
+	`ALTER TABLE agents ADD COLUMN dynamics_user_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE agents ADD COLUMN dynamics_object_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE agents ADD COLUMN dynamics_user_name TEXT NOT NULL DEFAULT '';`,
 }
 
 // memoryDatabases numbers in-memory databases so each Open gets its own.
