@@ -97,6 +97,32 @@ type Write struct {
 	// plus "/<revision>" for relations.
 	IdempotencyKey string `json:"idempotencyKey"`
 	Step           Step   `json:"step"`
+
+	// Caller is the Dynamics user the write is made as (impersonation,
+	// --impersonate-agents); nil: the application user. It is set when the
+	// write is queued, from its call, so the queue keeps it across a
+	// restart.
+	Caller *Caller `json:"caller,omitempty"`
+}
+
+// Caller is a Dynamics user to write as: by Microsoft Entra object id
+// (CallerObjectId, which Microsoft prefers) when known, else by
+// systemuserid (MSCRMCallerID).
+type Caller struct {
+	SystemUserID string `json:"systemUserId"`
+	ObjectID     string `json:"objectId,omitempty"`
+}
+
+// Key identifies the caller among others: writes of one key can share a
+// request. "" for the application user.
+func (c *Caller) Key() string {
+	if c == nil {
+		return ""
+	}
+	if c.ObjectID != "" {
+		return "oid:" + c.ObjectID
+	}
+	return "uid:" + c.SystemUserID
 }
 
 // Plan is the writes one transition or choice implies, in the order they

@@ -40,6 +40,11 @@ type Sessions struct {
 	guard *loginGuard
 	now   func() time.Time
 
+	// RequireDynamicsUser refuses the login of an agent that has no
+	// Dynamics user set (--impersonate-agents: its activities would be
+	// written as the application user, not as the agent).
+	RequireDynamicsUser bool
+
 	// recheck is how often the sessions of open sockets are checked, for a
 	// PIN changed by another process (the agent command).
 	recheck  time.Duration
@@ -152,6 +157,21 @@ func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.guard.succeeded(req.AgentID)
+	if s.RequireDynamicsUser {
+		// Checked after the PIN, so it tells nothing to who does not know it.
+		_, ok, err := s.creds.DynamicsUser(r.Context(), req.AgentID)
+		if err != nil {
+			s.log.Error("look up the agent's Dynamics user", "agent", req.AgentID, "err", err)
+			WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not check the agent's Dynamics user: try again")
+			return
+		}
+		if !ok {
+			s.log.Warn("login refused: the agent has no Dynamics user to write activities as", "agent", req.AgentID)
+			WriteError(w, http.StatusForbidden, "no_dynamics_user",
+				fmt.Sprintf("agent %s has no Dynamics user set, which --impersonate-agents needs: ask an administrator to run ctibridge agent dynamics-user %s <sign-in name>", req.AgentID, req.AgentID))
+			return
+		}
+	}
 	token, exp := s.signer.IssueSession(req.AgentID, gen)
 	s.log.Info("agent logged in", "agent", req.AgentID, "source", source.Addr().String())
 	w.Header().Set("Content-Type", "application/json")

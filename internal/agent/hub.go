@@ -259,6 +259,12 @@ func (h *Hub) readLoop(ctx context.Context, ws *websocket.Conn, c *widgetConn) {
 				code = coded.ErrorCode()
 			}
 			h.reply(c, msg.Ref, code, err.Error())
+			var closing interface{ ClosesSocket() bool }
+			if errors.As(err, &closing) && closing.ClosesSocket() {
+				h.log.Warn("widget socket closed: its message was refused", "agent", c.agentID, "code", code)
+				c.close(statusRefused, "refused: "+code)
+				return
+			}
 		} else if msg.Ref != "" {
 			// The widget keeps what it reported until it is acknowledged
 			// (telephony events), and sends it again after a reconnect.
@@ -303,6 +309,11 @@ func (h *Hub) reply(c *widgetConn, ref, code, message string) {
 // changed or removed, logout): the widget goes back to its login form
 // rather than reconnecting. 4000-4999 are for applications (RFC 6455).
 const statusSessionEnded websocket.StatusCode = 4001
+
+// statusRefused closes a socket whose widget sent what ends its session
+// here (a CIF user other than the agent's Dynamics user): the widget shows
+// the error it got just before and its login form, and does not reconnect.
+const statusRefused websocket.StatusCode = 4003
 
 // CloseAgent closes every connection of agentID, whose sessions have ended,
 // and returns how many it closed.

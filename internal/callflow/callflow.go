@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/agent"
 	"github.com/ctibridge/ctibridge/internal/interaction"
 	"github.com/ctibridge/ctibridge/internal/metrics"
 	"github.com/ctibridge/ctibridge/internal/outbox"
@@ -65,6 +66,11 @@ type Options struct {
 	// browser source the agent's own settings, such as its SIP account.
 	// Nil: {"source": ""}.
 	TelephonySettings func(ctx context.Context, agentID string) (any, error)
+	// Impersonate writes each call's activities as its agent's Dynamics
+	// user (--impersonate-agents), which DynamicsUser returns: the one an
+	// administrator set, never one a widget names.
+	Impersonate  bool
+	DynamicsUser func(ctx context.Context, agentID string) (agent.DynamicsUser, bool, error)
 }
 
 // WrapCode is one choice of the widget's wrap-code picker.
@@ -104,6 +110,9 @@ type Flow struct {
 
 	mu     sync.Mutex
 	agents map[string]*agentStatus
+	// warnedNoUser are the agents without a Dynamics user already warned
+	// about (Impersonate), so the log says it once per agent, not per call.
+	warnedNoUser sync.Map
 }
 
 type agentStatus struct {
@@ -147,6 +156,12 @@ type record struct {
 	// Matches are the records the widget's pop found, for the select boxes
 	// of a reconnecting widget.
 	Matches []Match `json:"matches,omitempty"`
+	// Caller is the Dynamics user every CRM write of the call is made as
+	// (Impersonate), decided when the call is first stored and kept with
+	// it: the writes of one call are one user's, and a later change of the
+	// agent's user changes the calls that start after it, not history.
+	// Nil: the application user.
+	Caller *activity.Caller `json:"caller,omitempty"`
 }
 
 // Match is one record a pop found.
@@ -161,9 +176,15 @@ type Match struct {
 type RefusedError struct {
 	Code string
 	Msg  string
+	// CloseSocket: the widget that sent the message may not go on (its
+	// Dynamics user is not its agent's); the hub closes its socket.
+	CloseSocket bool
 }
 
 func (e *RefusedError) Error() string { return e.Msg }
+
+// ClosesSocket tells the hub to close the socket of a widget refused so.
+func (e *RefusedError) ClosesSocket() bool { return e.CloseSocket }
 
 // ErrorCode is the code the widget gets in an "error" message.
 func (e *RefusedError) ErrorCode() string { return e.Code }
@@ -252,6 +273,7 @@ func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) 
 			return err
 		}
 	}
+	isNew := rec.Call.InteractionID == ""
 	t, err := rec.Call.Apply(ev)
 	if err != nil {
 		f.count(ev.Type, "rejected")
@@ -264,6 +286,18 @@ func (f *Flow) handle(ctx context.Context, ev *interaction.Event, owner string) 
 		return nil
 	}
 	cfg := engine.Config()
+	if isNew && f.opt.Impersonate {
+		if rec.Caller, err = f.callerFor(ctx, rec.Call.AgentID); err != nil {
+			return err
+		}
+	}
+	if t.Moved() && rec.Call.State == interaction.Wrapped && rec.Call.PhoneCallID == "" {
+		// Addressed by alternate key, the phone call's id is Dataverse's:
+		// the outbox has it once the create ran, which by the wrap it
+		// almost always has. callEnded then names it, and the wrap's
+		// update addresses the record by id.
+		rec.Call.PhoneCallID = f.writtenRecordID(ctx, ix, activity.StepCreateActivity)
+	}
 
 	switch {
 	case rec.Popped:
@@ -446,6 +480,46 @@ func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) 
 	return rec, nil
 }
 
+// LoadCallsInProgress holds in memory the calls in progress the store
+// has, newest first and at most half of maxHeldCalls, so that after a
+// restart an event for one of them is checked against it before it pops
+// (see handle): an event naming another agent, or one the call refuses,
+// pops nothing. A call not held (a brand-new one) still pops before the
+// store is read. It returns how many calls it holds; call it before
+// events flow.
+func (f *Flow) LoadCallsInProgress(ctx context.Context) (int, error) {
+	rows, err := f.opt.DB.QueryContext(ctx, `SELECT data FROM calls WHERE state <> ? ORDER BY updated_at DESC LIMIT ?`,
+		string(interaction.Wrapped), maxHeldCalls/2)
+	if err != nil {
+		return 0, fmt.Errorf("load the calls in progress: %w", err)
+	}
+	defer rows.Close()
+	var recs []*record
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return 0, fmt.Errorf("load the calls in progress: %w", err)
+		}
+		rec := &record{}
+		if err := json.Unmarshal([]byte(data), rec); err != nil || rec.Call.InteractionID == "" {
+			continue // read again, and refused, when an event comes for it
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("load the calls in progress: %w", err)
+	}
+	for _, rec := range recs {
+		unlock := f.locks.lock(rec.Call.InteractionID)
+		if held := f.takeHeld(rec.Call.InteractionID); held != nil {
+			rec = held // an event got there first: its save is newer
+		}
+		f.hold(rec)
+		unlock()
+	}
+	return len(recs), nil
+}
+
 // takeHeld takes the call out of memory, or returns nil when it is not
 // held; the caller holds the interaction's lock.
 func (f *Flow) takeHeld(interactionID string) *record {
@@ -470,6 +544,11 @@ func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) e
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode call: %w", err)
+	}
+	if rec.Caller != nil {
+		for i := range writes {
+			writes[i].Caller = rec.Caller
+		}
 	}
 	req := &saveRequest{ctx: ctx, call: &rec.Call, data: string(data), writes: writes, now: f.opt.Now(), done: make(chan saveTurn, 1)}
 	if err := f.commits.save(f, req); err != nil {
@@ -537,4 +616,41 @@ func (f *Flow) agentState(agentID string) agentStatus {
 		return *st
 	}
 	return agentStatus{State: "Ready"}
+}
+
+// callerFor is the Dynamics user agentID's new call writes as, or nil (the
+// application user) when the administrator set none: the activities are
+// still written, and the log says once per agent what to fix. (With
+// Impersonate such an agent cannot log in to the widget, but the
+// telephony platform may still route calls to it.)
+func (f *Flow) callerFor(ctx context.Context, agentID string) (*activity.Caller, error) {
+	if agentID == "" || f.opt.DynamicsUser == nil {
+		return nil, nil
+	}
+	u, ok, err := f.opt.DynamicsUser(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if _, warned := f.warnedNoUser.LoadOrStore(agentID, true); !warned {
+			f.opt.Log.Warn("agent has no Dynamics user: its activities are written as the application user; set one with ctibridge agent dynamics-user",
+				"agent", agentID)
+		}
+		return nil, nil
+	}
+	f.warnedNoUser.Delete(agentID)
+	return &activity.Caller{SystemUserID: u.SystemUserID, ObjectID: u.ObjectID}, nil
+}
+
+// writtenRecordID is the id of the record step of interactionID wrote, or
+// "" when the write has not run (or there is no outbox).
+func (f *Flow) writtenRecordID(ctx context.Context, interactionID string, step activity.Step) string {
+	if f.opt.Outbox == nil {
+		return ""
+	}
+	id, err := f.opt.Outbox.RecordID(ctx, interactionID+"/"+string(step))
+	if err != nil {
+		f.opt.Log.Warn("look up a written record's id", "interaction", interactionID, "step", step, "err", err)
+	}
+	return id
 }

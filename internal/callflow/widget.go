@@ -159,6 +159,7 @@ type widgetRequest struct {
 	Person         *activity.RecordRef `json:"person"`
 	Organisation   *activity.RecordRef `json:"organisation"`
 	User           string              `json:"user"`
+	UserID         string              `json:"userId"`
 	WrapCode       string              `json:"wrapCode"`
 	Notes          string              `json:"notes"`
 	Number         string              `json:"number"`
@@ -180,6 +181,8 @@ func (f *Flow) HandleWidgetMessage(ctx context.Context, agentID string, msg agen
 		return f.popResult(ctx, agentID, &req)
 	case "relate":
 		return f.relate(ctx, agentID, &req)
+	case "environment":
+		return f.checkDynamicsUser(ctx, agentID, req.UserID)
 	case "wrap":
 		return f.wrap(ctx, agentID, &req)
 	case "dial":
@@ -322,7 +325,16 @@ func keepListed(cfg *config.Config, matches []Match, max int) []Match {
 func (f *Flow) relate(ctx context.Context, agentID string, req *widgetRequest) error {
 	cfg := f.engine.Load().Config()
 	saved, err := f.withCall(ctx, agentID, req.InteractionID, func(rec *record) ([]activity.Write, error) {
-		sel := activity.Selection{Person: req.Person, Organisation: req.Organisation, User: req.User, Revision: rec.Selection.Revision + 1}
+		user := req.User
+		if rec.Caller != nil {
+			// The agent party is the user the call writes as, whatever the
+			// widget says; one that says another is refused.
+			if user != "" && !sameGUID(user, rec.Caller.SystemUserID) {
+				return nil, f.wrongUser(agentID, "relate.user")
+			}
+			user = rec.Caller.SystemUserID
+		}
+		sel := activity.Selection{Person: req.Person, Organisation: req.Organisation, User: user, Revision: rec.Selection.Revision + 1}
 		if err := activity.CheckSelection(cfg, sel); err != nil {
 			return nil, &RefusedError{Code: "bad_selection", Msg: err.Error()}
 		}
@@ -371,4 +383,46 @@ func (f *Flow) wrap(ctx context.Context, agentID string, req *widgetRequest) err
 	}
 	ev.Document = map[string]any{}
 	return f.HandleEvent(ctx, ev)
+}
+
+// checkDynamicsUser compares the Dynamics user the widget's CIF session
+// reports (getEnvironment().userId) with the one the administrator set for
+// agentID. With Impersonate, a mismatch means the agent login is used in
+// someone else's Dynamics session: the activities would be written as a
+// user who is not at the desk. It is refused, logged, and the socket
+// closed; the widget shows its login form. Without Impersonate nothing is
+// written as the agent and any user is accepted.
+func (f *Flow) checkDynamicsUser(ctx context.Context, agentID, userID string) error {
+	if !f.opt.Impersonate || f.opt.DynamicsUser == nil {
+		return nil
+	}
+	if strings.TrimSpace(userID) == "" {
+		return &RefusedError{Code: "bad_message", Msg: "environment.userId: is required (CIF getEnvironment().userId)"}
+	}
+	u, ok, err := f.opt.DynamicsUser(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		f.opt.Log.Warn("widget refused: the agent has no Dynamics user", "agent", agentID)
+		return &RefusedError{Code: "no_dynamics_user", CloseSocket: true,
+			Msg: fmt.Sprintf("agent %s has no Dynamics user set: ask an administrator to run ctibridge agent dynamics-user %s <sign-in name>", agentID, agentID)}
+	}
+	if !u.SameUser(userID) {
+		return f.wrongUser(agentID, "environment.userId")
+	}
+	return nil
+}
+
+// wrongUser logs and refuses a widget whose Dynamics user is not its
+// agent's (ids only: nothing secret).
+func (f *Flow) wrongUser(agentID, field string) error {
+	f.opt.Log.Warn("widget refused: its Dynamics user is not the agent's", "agent", agentID, "field", field)
+	return &RefusedError{Code: "wrong_dynamics_user", CloseSocket: true,
+		Msg: fmt.Sprintf("%s: this Dynamics session's user is not the one agent %s writes as: log in with your own agent id, or ask an administrator to check ctibridge agent dynamics-user %s", field, agentID, agentID)}
+}
+
+func sameGUID(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.Trim(strings.TrimSpace(s), "{}")) }
+	return norm(a) == norm(b)
 }

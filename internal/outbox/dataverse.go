@@ -12,13 +12,16 @@ import (
 )
 
 // DataverseExecutor runs writes through the Dataverse Web API client, as
-// the application user (or the agent, when the client impersonates).
+// the application user, or as the write's Caller when it has one
+// (impersonation: CallerObjectId or MSCRMCallerID on every request the
+// write costs, its fallbacks and reads included).
 type DataverseExecutor struct {
 	Client *dataverse.Client
 }
 
 // Execute implements Executor.
 func (x DataverseExecutor) Execute(ctx context.Context, _ string, w activity.Write) (string, error) {
+	ctx = asCaller(ctx, w.Caller)
 	id, err := x.execute(ctx, w)
 	id, err = x.fallBack(ctx, w, id, err)
 	return id, wrapError(err)
@@ -29,6 +32,19 @@ func (x DataverseExecutor) Execute(ctx context.Context, _ string, w activity.Wri
 // through the same fallbacks as Execute's, which send what they need alone.
 func (x DataverseExecutor) ExecuteBatch(ctx context.Context, writes []BatchWrite) ([]Outcome, error) {
 	out := make([]Outcome, len(writes))
+	if len(writes) > 0 {
+		caller := writes[0].Write.Caller
+		for _, bw := range writes[1:] {
+			if bw.Write.Caller.Key() != caller.Key() {
+				// Not the outbox's way (splitByCaller): refused as a whole,
+				// so that each write is sent alone, as its own caller.
+				return nil, errors.New("outbox: a batch mixes writes of different callers")
+			}
+		}
+		// On the $batch request and on each of its operations (see
+		// dataverse.WithCallerObjectID).
+		ctx = asCaller(ctx, caller)
+	}
 	requests := make([]dataverse.BatchRequest, 0, len(writes))
 	sent := make([]int, 0, len(writes)) // index in writes of each request
 	for i, bw := range writes {
@@ -287,4 +303,18 @@ func wrapError(err error) error {
 		return retryableError{de}
 	}
 	return err
+}
+
+// asCaller returns ctx making requests as c (impersonation), or as the
+// application user when c is nil: by Entra object id, which Microsoft
+// prefers, when the user has one, else by systemuserid.
+func asCaller(ctx context.Context, c *activity.Caller) context.Context {
+	switch {
+	case c == nil:
+		return ctx
+	case c.ObjectID != "":
+		return dataverse.WithCallerObjectID(ctx, c.ObjectID)
+	default:
+		return dataverse.WithCallerSystemUserID(ctx, c.SystemUserID)
+	}
 }

@@ -36,7 +36,8 @@ type Executor interface {
 // interactions together, in one request to the CRM.
 type BatchExecutor interface {
 	Executor
-	// ExecuteBatch runs writes, no two of the same interaction, and returns
+	// ExecuteBatch runs writes, no two of the same interaction and all
+	// made as the same caller (activity.Write.Caller), and returns
 	// one Outcome per write, in order, each what Execute would have
 	// returned for it. An error means the batch failed as a whole (the CRM
 	// throttled or refused it, or could not be reached) and no write has an
@@ -229,6 +230,24 @@ type Entry struct {
 	RecordID      string
 }
 
+// RecordID returns the id of the record the write with idempotencyKey
+// wrote, or "" when it has not been written (or was swept). One read by
+// the key's unique index.
+func (o *Outbox) RecordID(ctx context.Context, idempotencyKey string) (string, error) {
+	var id string
+	row, err := o.sql.QueryRowContext(ctx, `SELECT record_id FROM outbox WHERE idempotency_key = ? AND status = 'done'`, idempotencyKey)
+	if err == nil {
+		err = row.Scan(&id)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up the record written by %s: %w", idempotencyKey, err)
+	}
+	return id, nil
+}
+
 // Entries returns the queued writes of one interaction in order.
 func (o *Outbox) Entries(ctx context.Context, interactionID string) ([]Entry, error) {
 	rows, err := o.db.QueryContext(ctx, `SELECT seq, interaction_id, write, status, attempts, last_error, record_id
@@ -297,7 +316,10 @@ func (o *Outbox) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			o.opt.Log.Error("read outbox", "err", err)
 		}
-		groups := split(due, batchSize)
+		// A $batch carries one caller (impersonation): writes made as
+		// different agents go in different batches. Groups past the free
+		// slots wait below for one to free.
+		groups := splitByCaller(due, batchSize)
 		for i, group := range groups {
 			if i > 0 {
 				slots <- struct{}{} // free, as counted above
@@ -375,6 +397,28 @@ func (o *Outbox) Sweep(ctx context.Context, cutoff time.Time) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// splitByCaller cuts due into groups of at most size whose writes are
+// made as one caller (activity.Write.Caller), each as split cuts it.
+func splitByCaller(due []Entry, size int) [][]Entry {
+	var keys []string
+	byCaller := map[string][]Entry{}
+	for _, e := range due {
+		k := e.Write.Caller.Key()
+		if _, ok := byCaller[k]; !ok {
+			keys = append(keys, k)
+		}
+		byCaller[k] = append(byCaller[k], e)
+	}
+	if len(keys) == 1 {
+		return split(due, size)
+	}
+	var groups [][]Entry
+	for _, k := range keys {
+		groups = append(groups, split(byCaller[k], size)...)
+	}
+	return groups
 }
 
 // split cuts due into the fewest groups of at most size, as even as can be.

@@ -215,7 +215,16 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 		ClickToDial:       source == config.SourceSimulator || srv.Browser != nil || s.TelephonyActionURL != "",
 		Notifier:          notifierFunc(func(agentID string, msg any) int { return hub.Send(agentID, msg) }),
 		TelephonySettings: srv.telephonySettings,
+		Impersonate:       s.ImpersonateAgents,
+		DynamicsUser:      srv.Creds.DynamicsUser,
 	})
+	// Before any event: an event for a call in progress is checked against
+	// it before it pops, after a restart too.
+	if n, err := srv.Flow.LoadCallsInProgress(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("calls in progress loaded", "calls", n)
+	}
 	hub = agent.NewHub(widgetRouter{flow: srv.Flow, browser: srv.Browser}, log.With("component", "hub"))
 	srv.Hub = hub
 	if cifWrites != nil {
@@ -226,6 +235,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 	// Off the caller's goroutine: the webhook's platform may take seconds
 	// to answer, and a logout does not wait for it.
 	srv.sessions.LoggedOut = func(agentID string) { go srv.agentLoggedOut(agentID) }
+	srv.sessions.RequireDynamicsUser = s.ImpersonateAgents
 	srv.routes()
 	log.Info("ctibridge ready", "telephony", source, "writes", writeMode, "config", s.ConfigPath,
 		"rules", len(cfg.ScreenPop.Rules), "entities", len(cfg.Entities))

@@ -32,8 +32,10 @@ type Settings struct {
 	ClientID     string
 	ClientSecret string
 	TokenURL     string // overrides the Entra ID token endpoint
-	// ImpersonateAgents writes activities as the agent (CallerObjectId) when
-	// the widget reports the agent's Entra object id.
+	// ImpersonateAgents writes each call's activities as its agent's
+	// Dynamics user, the one an administrator set (ctibridge agent
+	// dynamics-user): CallerObjectId, or MSCRMCallerID for a user without
+	// an Entra object id. Agents without one cannot log in to the widget.
 	ImpersonateAgents bool
 
 	// Telephony is the source of call events when the config names none
@@ -87,7 +89,7 @@ func (s *Settings) table() []setting {
 		{flag: "client-id", env: "CTIBRIDGE_CLIENT_ID", usage: "Entra ID application (client) id of the application user", str: &s.ClientID},
 		{flag: "client-secret", env: "CTIBRIDGE_CLIENT_SECRET", usage: "its client secret (prefer the environment variable)", str: &s.ClientSecret},
 		{flag: "token-url", env: "CTIBRIDGE_TOKEN_URL", usage: "override the Entra ID token endpoint", str: &s.TokenURL},
-		{flag: "impersonate-agents", env: "CTIBRIDGE_IMPERSONATE_AGENTS", usage: "write activities as the agent (CallerObjectId)", boolean: &s.ImpersonateAgents},
+		{flag: "impersonate-agents", env: "CTIBRIDGE_IMPERSONATE_AGENTS", usage: "write each call's activities as its agent's Dynamics user (set with ctibridge agent dynamics-user); needs server writes", boolean: &s.ImpersonateAgents},
 		{flag: "telephony", env: "CTIBRIDGE_TELEPHONY", usage: "telephony source when the config's telephony.source names none: webhook, simulator, sip or ipscape (default webhook)", str: &s.Telephony},
 		{flag: "webhook-secret", env: "CTIBRIDGE_WEBHOOK_SECRET", usage: "HMAC secret(s) of the event webhook, comma-separated for rotation (prefer the environment variable)", str: &s.WebhookSecret},
 		{flag: "telephony-action-url", env: "CTIBRIDGE_TELEPHONY_ACTION_URL", usage: "where the webhook provider POSTs click-to-dial, state and wrap commands", str: &s.TelephonyActionURL},
@@ -185,6 +187,9 @@ func (s *Settings) Validate() error {
 		if s.ClientID != "" && s.TenantID == "" && s.TokenURL == "" {
 			errs = append(errs, errors.New("--tenant-id (CTIBRIDGE_TENANT_ID): is required with --client-id"))
 		}
+	}
+	if s.ImpersonateAgents && !s.ServerWrites() {
+		errs = append(errs, errors.New("--impersonate-agents (CTIBRIDGE_IMPERSONATE_AGENTS): needs server writes (--dynamics-url, --client-id, --client-secret); without them the widgets write through CIF, as the agent's own Dynamics user already"))
 	}
 	switch s.Telephony {
 	case "", config.SourceWebhook, config.SourceSimulator, config.SourceSIP, config.SourceIPScape:

@@ -173,3 +173,13 @@ func TestTrustedProxiesMustParse(t *testing.T) {
 		t.Fatalf("Validate = %v, want an error naming --trusted-proxies", err)
 	}
 }
+
+func TestImpersonateAgentsNeedsServerWrites(t *testing.T) {
+	serverWrites := []string{"--dynamics-url", "https://contoso.crm.dynamics.com", "--client-id", "app", "--client-secret", "s", "--tenant-id", "t"}
+	checkSetting(t, "CTIBRIDGE_IMPERSONATE_AGENTS", func(s server.Settings) bool { return s.ImpersonateAgents }, []settingCase[bool]{
+		{name: "off by default"},
+		{name: "with server writes", env: "true", args: serverWrites, want: true},
+		{name: "without: the widgets write through CIF as the agent already", env: "true", want: true,
+			errSays: "--impersonate-agents (CTIBRIDGE_IMPERSONATE_AGENTS): needs server writes"},
+	})
+}
