@@ -74,7 +74,7 @@ func TestCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	creds := NewCredentials(db)
+	creds := NewCredentials(store.NewAgents(db))
 	if err := creds.Set(ctx, "1001", "4321", "Ada"); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func newTestSessions(t *testing.T) (*Sessions, *Hub, *recordingHandler, *httptes
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	creds := NewCredentials(db)
+	creds := NewCredentials(store.NewAgents(db))
 	for _, id := range []string{"1001", "1002"} {
 		if err := creds.Set(ctx, id, "1234", ""); err != nil {
 			t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -18,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // pinIterations makes a PIN guess cost a few milliseconds offline; online
@@ -34,14 +35,28 @@ var ErrBadCredentials = errors.New("unknown agent id or wrong PIN")
 // change made by any process (the agent command) ends the tokens issued
 // before it.
 type Credentials struct {
-	db *sql.DB
+	store LoginStore
 	// ended, when set, is told about an agent whose sessions just ended
 	// in this process, to close its sockets (Sessions sets it).
 	ended func(agentID string)
 }
 
-// NewCredentials returns the credential store over db (see internal/store).
-func NewCredentials(db *sql.DB) *Credentials { return &Credentials{db: db} }
+// LoginStore keeps agents' logins (internal/store.Agents, on SQLite or
+// PostgreSQL).
+type LoginStore interface {
+	SetLogin(ctx context.Context, agentID, pinHash, name string, generation, createdAt int64) error
+	RemoveLogin(ctx context.Context, agentID string, generation int64) (bool, error)
+	SetGeneration(ctx context.Context, agentID string, generation int64) error
+	Generation(ctx context.Context, agentID string) (generation int64, found bool, err error)
+	Login(ctx context.Context, agentID string) (pinHash string, generation int64, found bool, err error)
+	SetSIP(ctx context.Context, agentID string, acc store.SIPAccount) (bool, error)
+	SIP(ctx context.Context, agentID string) (store.SIPAccount, error)
+	SetDynamicsUser(ctx context.Context, agentID string, u store.DynamicsUser) (bool, error)
+	DynamicsUser(ctx context.Context, agentID string) (store.DynamicsUser, error)
+}
+
+// NewCredentials returns the credentials kept in s.
+func NewCredentials(s LoginStore) *Credentials { return &Credentials{store: s} }
 
 // Set creates or replaces an agent's PIN, and ends the agent's sessions.
 func (c *Credentials) Set(ctx context.Context, agentID, pin, name string) error {
@@ -55,10 +70,7 @@ func (c *Credentials) Set(ctx context.Context, agentID, pin, name string) error 
 	if err != nil {
 		return err
 	}
-	_, err = c.db.ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, name, created_at, session_gen) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(agent_id) DO UPDATE SET pin_hash = excluded.pin_hash, name = excluded.name, session_gen = excluded.session_gen`,
-		agentID, hash, name, time.Now().Unix(), newGeneration())
-	if err != nil {
+	if err := c.store.SetLogin(ctx, agentID, hash, name, newGeneration(), time.Now().Unix()); err != nil {
 		return fmt.Errorf("save agent %q: %w", agentID, err)
 	}
 	c.sessionsEnded(agentID)
@@ -69,13 +81,11 @@ func (c *Credentials) Set(ctx context.Context, agentID, pin, name string) error 
 // sessions. The row stays (with no PIN, SIP account or Dynamics user): its new
 // session generation is what refuses the tokens issued before.
 func (c *Credentials) Remove(ctx context.Context, agentID string) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE agents SET pin_hash = '', sip_user = '', sip_auth_user = '', sip_password = '', sip_display_name = '',
-		dynamics_user_id = '', dynamics_object_id = '', dynamics_user_name = '', session_gen = ?
-		WHERE agent_id = ?`, newGeneration(), agentID)
+	found, err := c.store.RemoveLogin(ctx, agentID, newGeneration())
 	if err != nil {
 		return fmt.Errorf("remove agent %q: %w", agentID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !found {
 		return fmt.Errorf("agent %q: no such agent", agentID)
 	}
 	c.sessionsEnded(agentID)
@@ -85,7 +95,7 @@ func (c *Credentials) Remove(ctx context.Context, agentID string) error {
 // EndSessions ends every session of agentID (logout): tokens issued before
 // no longer open a socket.
 func (c *Credentials) EndSessions(ctx context.Context, agentID string) error {
-	if _, err := c.db.ExecContext(ctx, `UPDATE agents SET session_gen = ? WHERE agent_id = ?`, newGeneration(), agentID); err != nil {
+	if err := c.store.SetGeneration(ctx, agentID, newGeneration()); err != nil {
 		return fmt.Errorf("end the sessions of agent %q: %w", agentID, err)
 	}
 	c.sessionsEnded(agentID)
@@ -95,15 +105,11 @@ func (c *Credentials) EndSessions(ctx context.Context, agentID string) error {
 // Generation returns agentID's session generation, and false when the
 // agent has no stored login. One read by primary key.
 func (c *Credentials) Generation(ctx context.Context, agentID string) (int64, bool, error) {
-	var gen int64
-	err := c.db.QueryRowContext(ctx, `SELECT session_gen FROM agents WHERE agent_id = ?`, agentID).Scan(&gen)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
+	gen, found, err := c.store.Generation(ctx, agentID)
 	if err != nil {
 		return 0, false, fmt.Errorf("look up the sessions of agent %q: %w", agentID, err)
 	}
-	return gen, true, nil
+	return gen, found, nil
 }
 
 func (c *Credentials) sessionsEnded(agentID string) {
@@ -138,15 +144,13 @@ const dummyHash = "pbkdf2-sha256$60000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAA
 // verify is Verify that also returns the agent's session generation, for
 // the token it logs in to.
 func (c *Credentials) verify(ctx context.Context, agentID, pin string) (int64, error) {
-	var stored string
-	var gen int64
-	err := c.db.QueryRowContext(ctx, `SELECT pin_hash, session_gen FROM agents WHERE agent_id = ?`, agentID).Scan(&stored, &gen)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && stored == "" {
-		verifyPIN(dummyHash, pin)
-		return 0, ErrBadCredentials
-	}
+	stored, gen, found, err := c.store.Login(ctx, agentID)
 	if err != nil {
 		return 0, fmt.Errorf("look up agent: %w", err)
+	}
+	if !found || stored == "" {
+		verifyPIN(dummyHash, pin)
+		return 0, ErrBadCredentials
 	}
 	if !verifyPIN(stored, pin) {
 		return 0, ErrBadCredentials
@@ -254,12 +258,11 @@ func (c *Credentials) SetSIP(ctx context.Context, agentID string, acc SIPAccount
 	} else {
 		acc = SIPAccount{}
 	}
-	res, err := c.db.ExecContext(ctx, `UPDATE agents SET sip_user = ?, sip_auth_user = ?, sip_password = ?, sip_display_name = ? WHERE agent_id = ?`,
-		acc.User, acc.AuthUser, acc.Password, acc.DisplayName, agentID)
+	found, err := c.store.SetSIP(ctx, agentID, store.SIPAccount(acc))
 	if err != nil {
 		return fmt.Errorf("save the SIP account of agent %q: %w", agentID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !found {
 		return ErrUnknownAgent
 	}
 	return nil
@@ -267,16 +270,11 @@ func (c *Credentials) SetSIP(ctx context.Context, agentID string, acc SIPAccount
 
 // SIP returns the agent's SIP account; User is empty when it has none.
 func (c *Credentials) SIP(ctx context.Context, agentID string) (SIPAccount, error) {
-	var acc SIPAccount
-	err := c.db.QueryRowContext(ctx, `SELECT sip_user, sip_auth_user, sip_password, sip_display_name FROM agents WHERE agent_id = ?`, agentID).
-		Scan(&acc.User, &acc.AuthUser, &acc.Password, &acc.DisplayName)
-	if errors.Is(err, sql.ErrNoRows) {
-		return SIPAccount{}, nil
-	}
+	acc, err := c.store.SIP(ctx, agentID)
 	if err != nil {
 		return SIPAccount{}, fmt.Errorf("look up the SIP account of agent %q: %w", agentID, err)
 	}
-	return acc, nil
+	return SIPAccount(acc), nil
 }
 
 // validateSIPUser accepts the user part of a SIP URI as PBXs name accounts:

@@ -2,11 +2,11 @@ package agent
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // DynamicsUser is the Dynamics 365 user an agent's activities are written
@@ -51,12 +51,11 @@ func (c *Credentials) SetDynamicsUser(ctx context.Context, agentID string, u Dyn
 	if u.SystemUserID == "" {
 		u = DynamicsUser{}
 	}
-	res, err := c.db.ExecContext(ctx, `UPDATE agents SET dynamics_user_id = ?, dynamics_object_id = ?, dynamics_user_name = ? WHERE agent_id = ?`,
-		u.SystemUserID, u.ObjectID, u.Name, agentID)
+	found, err := c.store.SetDynamicsUser(ctx, agentID, store.DynamicsUser{SystemUserID: u.SystemUserID, ObjectID: u.ObjectID, Name: u.Name})
 	if err != nil {
 		return fmt.Errorf("save the Dynamics user of agent %q: %w", agentID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !found {
 		return ErrUnknownAgent
 	}
 	return nil
@@ -65,14 +64,10 @@ func (c *Credentials) SetDynamicsUser(ctx context.Context, agentID string, u Dyn
 // DynamicsUser returns the Dynamics user agentID writes as, and false when
 // none is set (or the agent has no login). One read by primary key.
 func (c *Credentials) DynamicsUser(ctx context.Context, agentID string) (DynamicsUser, bool, error) {
-	var u DynamicsUser
-	err := c.db.QueryRowContext(ctx, `SELECT dynamics_user_id, dynamics_object_id, dynamics_user_name FROM agents WHERE agent_id = ?`, agentID).
-		Scan(&u.SystemUserID, &u.ObjectID, &u.Name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return DynamicsUser{}, false, nil
-	}
+	stored, err := c.store.DynamicsUser(ctx, agentID)
 	if err != nil {
 		return DynamicsUser{}, false, fmt.Errorf("look up the Dynamics user of agent %q: %w", agentID, err)
 	}
+	u := DynamicsUser{SystemUserID: stored.SystemUserID, ObjectID: stored.ObjectID, Name: stored.Name}
 	return u, u.SystemUserID != "", nil
 }

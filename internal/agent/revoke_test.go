@@ -191,7 +191,7 @@ func TestAPINChangedElsewhereClosesOpenSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	creds := NewCredentials(db)
+	creds := NewCredentials(store.NewAgents(db))
 	creds.Set(ctx, "1001", "1234", "")
 	signer, _ := NewSigner(testKey, time.Hour, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -216,7 +216,7 @@ func TestAPINChangedElsewhereClosesOpenSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if err := NewCredentials(other).Set(ctx, "1001", "5678", ""); err != nil {
+	if err := NewCredentials(store.NewAgents(other)).Set(ctx, "1001", "5678", ""); err != nil {
 		t.Fatal(err)
 	}
 	if !closedSoon(ws) {

@@ -8,7 +8,6 @@ package callflow
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,9 +42,20 @@ type Telephony interface {
 // for Wrap the flow then wraps the call itself.
 var ErrNotSupported = errors.New("not supported by the telephony provider")
 
+// CallStore keeps calls and, saved with each, the CRM writes it queues
+// (internal/store.Calls, on SQLite or PostgreSQL).
+type CallStore interface {
+	Load(ctx context.Context, interactionID string) (data string, found bool, err error)
+	Current(ctx context.Context, agentID string) (data string, found bool, err error)
+	// InProgress calls each with the stored form of up to limit calls not
+	// wrapped, newest first.
+	InProgress(ctx context.Context, limit int, each func(data string)) error
+	SaveAll(ctx context.Context, saves []*store.CallSave) []error
+}
+
 // Options wire a Flow.
 type Options struct {
-	DB        *sql.DB
+	Calls     CallStore
 	Engine    *screenpop.Engine
 	Outbox    *outbox.Outbox // woken after writes are committed; may be nil in tests
 	Notifier  Notifier
@@ -100,8 +110,6 @@ type Flow struct {
 	// the store again, as is one not held (after a restart, or evicted).
 	storedMu sync.Mutex
 	stored   map[string]*record
-	// sql runs the statements of every event, prepared once.
-	sql *store.Prepared
 	// commits groups the saves that wait for the store at the same time
 	// into one transaction.
 	commits groupCommit
@@ -132,7 +140,7 @@ func New(opt Options) *Flow {
 		opt.WriteMode = "server"
 	}
 	f := &Flow{opt: opt, agents: make(map[string]*agentStatus),
-		popped: make(map[string]struct{}), stored: make(map[string]*record), sql: store.NewPrepared(opt.DB)}
+		popped: make(map[string]struct{}), stored: make(map[string]*record)}
 	f.engine.Store(opt.Engine)
 	return f
 }
@@ -462,16 +470,12 @@ func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) 
 	if held := f.takeHeld(interactionID); held != nil {
 		return held, nil
 	}
-	var data string
-	row, err := f.sql.QueryRowContext(ctx, `SELECT data FROM calls WHERE interaction_id = ?`, interactionID)
-	if err == nil {
-		err = row.Scan(&data)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return &record{}, nil
-	}
+	data, found, err := f.opt.Calls.Load(ctx, interactionID)
 	if err != nil {
 		return nil, fmt.Errorf("load call %s: %w", interactionID, err)
+	}
+	if !found {
+		return &record{}, nil
 	}
 	rec := &record{}
 	if err := json.Unmarshal([]byte(data), rec); err != nil {
@@ -488,25 +492,15 @@ func (f *Flow) load(ctx context.Context, interactionID string) (*record, error) 
 // store is read. It returns how many calls it holds; call it before
 // events flow.
 func (f *Flow) LoadCallsInProgress(ctx context.Context) (int, error) {
-	rows, err := f.opt.DB.QueryContext(ctx, `SELECT data FROM calls WHERE state <> ? ORDER BY updated_at DESC LIMIT ?`,
-		string(interaction.Wrapped), maxHeldCalls/2)
-	if err != nil {
-		return 0, fmt.Errorf("load the calls in progress: %w", err)
-	}
-	defer rows.Close()
 	var recs []*record
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return 0, fmt.Errorf("load the calls in progress: %w", err)
-		}
+	err := f.opt.Calls.InProgress(ctx, maxHeldCalls/2, func(data string) {
 		rec := &record{}
 		if err := json.Unmarshal([]byte(data), rec); err != nil || rec.Call.InteractionID == "" {
-			continue // read again, and refused, when an event comes for it
+			return // read again, and refused, when an event comes for it
 		}
 		recs = append(recs, rec)
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return 0, fmt.Errorf("load the calls in progress: %w", err)
 	}
 	for _, rec := range recs {
@@ -530,9 +524,6 @@ func (f *Flow) takeHeld(interactionID string) *record {
 	return held
 }
 
-const saveCallQuery = `INSERT INTO calls(interaction_id, agent_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)
-	ON CONFLICT(interaction_id) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`
-
 // maxHeldCalls bounds the calls held in memory: more than any contact
 // centre has in progress at once. Past it they are let go, and read from
 // the store again.
@@ -550,7 +541,12 @@ func (f *Flow) save(ctx context.Context, rec *record, writes []activity.Write) e
 			writes[i].Caller = rec.Caller
 		}
 	}
-	req := &saveRequest{ctx: ctx, call: &rec.Call, data: string(data), writes: writes, now: f.opt.Now(), done: make(chan saveTurn, 1)}
+	queued, err := outbox.Encode(writes)
+	if err != nil {
+		return err
+	}
+	req := &saveRequest{ctx: ctx, save: &store.CallSave{InteractionID: rec.Call.InteractionID, AgentID: rec.Call.AgentID,
+		State: string(rec.Call.State), Data: string(data), Writes: queued, Now: f.opt.Now()}, done: make(chan saveTurn, 1)}
 	if err := f.commits.save(f, req); err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package callflow
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -18,7 +16,7 @@ import (
 // durable outbox, so a write whose agent is offline waits for the widget to
 // come back rather than being lost.
 type WidgetExecutor struct {
-	db      *sql.DB
+	calls   CallAgents
 	send    func(agentID string, msg any) int
 	Timeout time.Duration
 
@@ -36,9 +34,15 @@ type writeOutcome struct {
 	err string
 }
 
-// NewWidgetExecutor returns an executor that sends writes with send.
-func NewWidgetExecutor(db *sql.DB, send func(agentID string, msg any) int) *WidgetExecutor {
-	return &WidgetExecutor{db: db, send: send, Timeout: 30 * time.Second, pending: make(map[string]*pendingWrite)}
+// CallAgents tells whose call an interaction is (internal/store.Calls).
+type CallAgents interface {
+	AgentOf(ctx context.Context, interactionID string) (agentID string, found bool, err error)
+}
+
+// NewWidgetExecutor returns an executor that sends writes with send to the
+// agents of the calls in calls.
+func NewWidgetExecutor(calls CallAgents, send func(agentID string, msg any) int) *WidgetExecutor {
+	return &WidgetExecutor{calls: calls, send: send, Timeout: 30 * time.Second, pending: make(map[string]*pendingWrite)}
 }
 
 // widgetUnavailable is a retryable error: the agent's widget is offline or
@@ -51,13 +55,12 @@ func (e widgetUnavailable) RetryAfterDelay() time.Duration { return 5 * time.Sec
 
 // Execute implements outbox.Executor.
 func (x *WidgetExecutor) Execute(ctx context.Context, interactionID string, w activity.Write) (string, error) {
-	var agentID string
-	err := x.db.QueryRowContext(ctx, `SELECT agent_id FROM calls WHERE interaction_id = ?`, interactionID).Scan(&agentID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("write %s: call %s is not known", w.IdempotencyKey, interactionID)
-	}
+	agentID, found, err := x.calls.AgentOf(ctx, interactionID)
 	if err != nil {
 		return "", widgetUnavailable{msg: "look up the call's agent: " + err.Error()}
+	}
+	if !found {
+		return "", fmt.Errorf("write %s: call %s is not known", w.IdempotencyKey, interactionID)
 	}
 	p := &pendingWrite{agentID: agentID, done: make(chan writeOutcome, 1)}
 	x.mu.Lock()

@@ -2,7 +2,6 @@ package callflow
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/interaction"
 	"github.com/ctibridge/ctibridge/internal/screenpop"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 func TestAPopIsStampedToTheMicrosecond(t *testing.T) {
@@ -77,7 +77,7 @@ func (n *recordingNotifier) pops() []string {
 
 // poppingFlow is a Flow over an in-memory store with the sample config,
 // whose inbound calls pop, changed by each of change.
-func poppingFlow(t *testing.T, change ...func(*config.Config)) (*Flow, *sql.DB, *recordingNotifier) {
+func poppingFlow(t *testing.T, change ...func(*config.Config)) (*Flow, *store.DB, *recordingNotifier) {
 	t.Helper()
 	cfg, err := config.Load("../../testdata/sample.json")
 	if err != nil {
@@ -92,7 +92,7 @@ func poppingFlow(t *testing.T, change ...func(*config.Config)) (*Flow, *sql.DB, 
 	}
 	_, db := storedFlow(t)
 	n := &recordingNotifier{}
-	return New(Options{DB: db, Engine: engine, Notifier: n}), db, n
+	return New(Options{Calls: store.NewCalls(db), Engine: engine, Notifier: n}), db, n
 }
 
 func inboundEvent(t *testing.T, id, typ, agentID, ix string) *interaction.Event {
@@ -106,7 +106,7 @@ func inboundEvent(t *testing.T, id, typ, agentID, ix string) *interaction.Event 
 }
 
 // storedRecord reads a call as the store has it.
-func storedRecord(t *testing.T, db *sql.DB, ix string) *record {
+func storedRecord(t *testing.T, db *store.DB, ix string) *record {
 	t.Helper()
 	var data string
 	if err := db.QueryRow(`SELECT data FROM calls WHERE interaction_id = ?`, ix).Scan(&data); err != nil {

@@ -2,26 +2,18 @@ package callflow
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sync"
-	"time"
 
-	"github.com/ctibridge/ctibridge/internal/activity"
-	"github.com/ctibridge/ctibridge/internal/interaction"
-	"github.com/ctibridge/ctibridge/internal/outbox"
 	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // saveRequest is one call's save: its stored form and its CRM writes.
 type saveRequest struct {
-	ctx    context.Context
-	call   *interaction.Call
-	data   string
-	writes []activity.Write
-	now    time.Time
-	err    error
-	done   chan saveTurn
+	ctx  context.Context
+	save *store.CallSave
+	err  error
+	done chan saveTurn
 }
 
 // saveTurn tells a waiting save that its transaction committed (err), or
@@ -90,7 +82,7 @@ func (f *Flow) commit(batch []*saveRequest) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
-			r.err = fmt.Errorf("save call %s: %w", r.call.InteractionID, err)
+			r.err = fmt.Errorf("save call %s: %w", r.save.InteractionID, err)
 			continue
 		}
 		live = append(live, r)
@@ -98,38 +90,16 @@ func (f *Flow) commit(batch []*saveRequest) {
 	if len(live) == 0 {
 		return
 	}
+	saves := make([]*store.CallSave, len(live))
+	for i, r := range live {
+		saves[i] = r.save
+	}
 	// The store runs statements to their end whatever becomes of the
-	// requests' contexts (store.Uncancelled): one ending while the others'
-	// saves run does not cut the transaction short.
-	ctx := live[0].ctx
-	if err := f.sql.Prepare(ctx, saveCallQuery, outbox.EnqueueQuery); err != nil {
-		f.opt.Log.Warn("prepare the store's statements", "err", err) // they run unprepared
-	}
-	if len(live) > 1 {
-		if err := store.InTx(ctx, f.opt.DB, func(tx *sql.Tx) error {
-			for _, r := range live {
-				if err := f.storeCall(ctx, tx, r); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err == nil {
-			return
+	// requests' contexts: one ending while the others' saves run does not
+	// cut the transaction short.
+	for i, err := range f.opt.Calls.SaveAll(live[0].ctx, saves) {
+		if err != nil {
+			live[i].err = fmt.Errorf("save call %s: %w", live[i].save.InteractionID, err)
 		}
 	}
-	for _, r := range live {
-		if err := store.InTx(r.ctx, f.opt.DB, func(tx *sql.Tx) error { return f.storeCall(r.ctx, tx, r) }); err != nil {
-			r.err = fmt.Errorf("save call %s: %w", r.call.InteractionID, err)
-		}
-	}
-}
-
-// storeCall writes one call and queues its writes inside tx.
-func (f *Flow) storeCall(ctx context.Context, tx *sql.Tx, r *saveRequest) error {
-	c := r.call
-	if _, err := f.sql.In(tx).ExecContext(ctx, saveCallQuery,
-		c.InteractionID, c.AgentID, string(c.State), r.data, r.now.UnixMilli()); err != nil {
-		return err
-	}
-	return outbox.Enqueue(ctx, f.sql.In(tx), c.InteractionID, r.writes, r.now)
 }

@@ -2,7 +2,6 @@ package callflow
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,14 +13,14 @@ import (
 )
 
 // storedFlow is a Flow over an in-memory store.
-func storedFlow(t *testing.T) (*Flow, *sql.DB) {
+func storedFlow(t *testing.T) (*Flow, *store.DB) {
 	t.Helper()
 	db, err := store.Open(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return New(Options{DB: db}), db
+	return New(Options{Calls: store.NewCalls(db)}), db
 }
 
 func TestSavesMadeTogetherAreAllStoredAndABadOneCostsNoOther(t *testing.T) {

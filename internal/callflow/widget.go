@@ -2,7 +2,6 @@ package callflow
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,14 +134,12 @@ func (f *Flow) Hello(ctx context.Context, agentID string) (any, error) {
 
 // currentCall is the agent's latest call not yet wrapped, if any.
 func (f *Flow) currentCall(ctx context.Context, agentID string) (*record, error) {
-	var data string
-	err := f.opt.DB.QueryRowContext(ctx, `SELECT data FROM calls WHERE agent_id = ? AND state != 'wrapped'
-		ORDER BY updated_at DESC LIMIT 1`, agentID).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	data, found, err := f.opt.Calls.Current(ctx, agentID)
 	if err != nil {
 		return nil, fmt.Errorf("load current call of agent %s: %w", agentID, err)
+	}
+	if !found {
+		return nil, nil
 	}
 	rec := &record{}
 	if err := json.Unmarshal([]byte(data), rec); err != nil {

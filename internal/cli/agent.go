@@ -208,7 +208,7 @@ func withStore(ctx context.Context, path string, stderr io.Writer, fn func(*agen
 		return 1
 	}
 	defer db.Close()
-	if err := fn(agent.NewCredentials(db)); err != nil {
+	if err := fn(agent.NewCredentials(store.NewAgents(db))); err != nil {
 		fmt.Fprintln(stderr, "ctibridge agent:", err)
 		return 1
 	}

@@ -21,7 +21,7 @@ func agentRecord(t *testing.T, storePath, agentID string) (agent.DynamicsUser, i
 		t.Fatal(err)
 	}
 	defer db.Close()
-	creds := agent.NewCredentials(db)
+	creds := agent.NewCredentials(store.NewAgents(db))
 	u, _, err := creds.DynamicsUser(context.Background(), agentID)
 	if err != nil {
 		t.Fatal(err)

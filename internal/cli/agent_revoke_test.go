@@ -42,7 +42,7 @@ func TestAgentSetEndsTheAgentsSessionsInTheServer(t *testing.T) {
 	defer db.Close()
 	signer, _ := agent.NewSigner([]byte("0123456789abcdef0123456789abcdef"), time.Hour, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := agent.NewSessions(agent.NewCredentials(db), signer, agent.NewHub(helloOnly{}, log), log)
+	s := agent.NewSessions(agent.NewCredentials(store.NewAgents(db)), signer, agent.NewHub(helloOnly{}, log), log)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/sessions", s.ServeLogin)
 	mux.HandleFunc("GET /api/v1/ws", s.ServeWS)

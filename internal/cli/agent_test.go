@@ -18,7 +18,7 @@ func sipAccountIn(t *testing.T, storePath, agentID string) agent.SIPAccount {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	acc, err := agent.NewCredentials(db).SIP(context.Background(), agentID)
+	acc, err := agent.NewCredentials(store.NewAgents(db)).SIP(context.Background(), agentID)
 	if err != nil {
 		t.Fatal(err)
 	}

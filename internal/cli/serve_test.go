@@ -107,3 +107,21 @@ func TestServeRefusesAReplayCapturedBeforeARestart(t *testing.T) {
 		t.Fatalf("the same signed request after a restart: %d %s, want 401 replayed", status, reply)
 	}
 }
+
+func TestServeExitsNonZeroWhenThePostgreSQLStoreCannotBeReached(t *testing.T) {
+	// A socket directory with no server in it: the connection is refused.
+	url := "postgres://ctibridge:s3cret@/ctibridge?host=" + t.TempDir()
+	code, _, stderr := run("serve", "--config", "../../testdata/sample.json", "--listen", "127.0.0.1:0",
+		"--telephony", "simulator", "--store", url, "--session-key", strings.Repeat("k", 32))
+	if code != 1 || !strings.Contains(stderr, "cannot reach PostgreSQL") || strings.Contains(stderr, "s3cret") {
+		t.Fatalf("exit %d, stderr %q; want 1 and a message saying PostgreSQL cannot be reached, without the password", code, stderr)
+	}
+}
+
+func TestServeRequiresASessionKeyWithAPostgreSQLStore(t *testing.T) {
+	code, _, stderr := run("serve", "--config", "../../testdata/sample.json", "--telephony", "simulator",
+		"--store", "postgres://ctibridge@db.example/ctibridge")
+	if code == 0 || !strings.Contains(stderr, "--session-key") {
+		t.Fatalf("exit %d, stderr %q; want a refusal naming --session-key", code, stderr)
+	}
+}

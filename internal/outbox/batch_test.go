@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/ctibridge/ctibridge/internal/dataverse"
 	"github.com/ctibridge/ctibridge/internal/sandbox"
 	"github.com/ctibridge/ctibridge/internal/sandbox/sandboxtest"
+	"github.com/ctibridge/ctibridge/internal/store"
 	"github.com/ctibridge/ctibridge/internal/testclock"
 )
 
@@ -24,7 +24,7 @@ type crm struct {
 	sb     *sandbox.Sandbox
 	client *dataverse.Client
 	x      DataverseExecutor
-	db     *sql.DB
+	db     *store.DB
 }
 
 func newCRM(t *testing.T) crm {
@@ -108,7 +108,7 @@ func TestSeveralDueWritesGoToTheCRMAsOneBatch(t *testing.T) {
 	var sizes []int
 	opt := quietOptions()
 	opt.ObserveBatch = func(n int) { sizes = append(sizes, n) }
-	o := New(c.db, c.x, opt)
+	o := New(store.NewOutbox(c.db), c.x, opt)
 	drain(t, o)
 
 	sent, batched := c.requests()
@@ -130,7 +130,7 @@ func TestSeveralDueWritesGoToTheCRMAsOneBatch(t *testing.T) {
 func TestALoneWriteIsNotBatched(t *testing.T) {
 	c := newCRM(t)
 	enqueue(t, c.db, "IX-1", upsertCall("IX-1"))
-	drain(t, New(c.db, c.x, quietOptions()))
+	drain(t, New(store.NewOutbox(c.db), c.x, quietOptions()))
 	if sent, _ := c.requests(); sent["PATCH phonecalls"] != 1 || sent["POST $batch"] != 0 {
 		t.Errorf("requests %v, want the lone upsert sent alone", sent)
 	}
@@ -143,7 +143,7 @@ func TestMaxBatchOneSendsEveryWriteAlone(t *testing.T) {
 	}
 	opt := quietOptions()
 	opt.MaxBatch = 1
-	drain(t, New(c.db, c.x, opt))
+	drain(t, New(store.NewOutbox(c.db), c.x, opt))
 	if sent, _ := c.requests(); sent["PATCH phonecalls"] != 3 || sent["POST $batch"] != 0 {
 		t.Errorf("requests %v, want three lone upserts", sent)
 	}
@@ -165,7 +165,7 @@ func TestBatchesKeepEachCallsWritesInOrder(t *testing.T) {
 		create := upsertCall(ix)
 		enqueue(t, c.db, ix, create, wrapCall(ix, create))
 	}
-	o := New(c.db, c.x, quietOptions())
+	o := New(store.NewOutbox(c.db), c.x, quietOptions())
 	drain(t, o)
 
 	sent, batched := c.requests()
@@ -198,7 +198,7 @@ func TestARefusedBindingInABatchStillCreatesTheActivityUnrelated(t *testing.T) {
 	refused.Body["regardingobjectid_contact_phonecall@odata.bind"] = "/contacts(00000000-0000-0000-0000-0000000000ff)"
 	enqueue(t, c.db, "IX-1", refused)
 	enqueue(t, c.db, "IX-2", upsertCall("IX-2"))
-	o := New(c.db, c.x, quietOptions())
+	o := New(store.NewOutbox(c.db), c.x, quietOptions())
 	drain(t, o)
 
 	sent, batched := c.requests()
@@ -225,7 +225,7 @@ func TestAPermanentlyRefusedWriteFailsAloneInItsBatch(t *testing.T) {
 	enqueue(t, c.db, "IX-1", upsertCall("IX-1"))
 	enqueue(t, c.db, "IX-2", bad)
 	enqueue(t, c.db, "IX-3", upsertCall("IX-3"))
-	o := New(c.db, c.x, quietOptions())
+	o := New(store.NewOutbox(c.db), c.x, quietOptions())
 	drain(t, o)
 
 	if sent, _ := c.requests(); sent["POST $batch"] != 1 || sent["PATCH phonecalls"] != 0 {
@@ -266,7 +266,7 @@ func TestAThrottledBatchRetriesEveryWriteAfterRetryAfter(t *testing.T) {
 	opt := quietOptions()
 	opt.Now = clk.Now
 	opt.Observe = func(_ activity.Write, outcome string, _ error) { mu.Lock(); outcomes[outcome]++; mu.Unlock() }
-	o := New(c.db, c.x, opt)
+	o := New(store.NewOutbox(c.db), c.x, opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { o.Run(ctx); close(done) }()
@@ -333,7 +333,7 @@ func TestABatchSentAgainAfterACrashDuplicatesNothing(t *testing.T) {
 	sentBeforeTheCrash(creates)
 	// After the restart they go out again and are recorded; then the wraps
 	// went out, and the process died again.
-	o := New(c.db, c.x, quietOptions())
+	o := New(store.NewOutbox(c.db), c.x, quietOptions())
 	heads, err := o.dueHeads(ctx, 10)
 	if err != nil || len(heads) != 3 {
 		t.Fatalf("due after the first restart: %v, %v; want the three creates", heads, err)
@@ -344,7 +344,7 @@ func TestABatchSentAgainAfterACrashDuplicatesNothing(t *testing.T) {
 	}
 	sentBeforeTheCrash(wraps)
 	// After the second restart the wraps go out again.
-	o = New(c.db, c.x, quietOptions())
+	o = New(store.NewOutbox(c.db), c.x, quietOptions())
 	drain(t, o)
 
 	calls := c.phoneCalls(t)
@@ -413,7 +413,7 @@ func TestAWriteThatFailedInABatchIsRetriedAloneWhileTheOthersAreDone(t *testing.
 		enqueue(t, db, ix, write(ix, "create"))
 	}
 	x := &batchingExecutor{scriptedExecutor: &scriptedExecutor{fail: map[string][]error{"IX-2/create": {temporary{}}}}}
-	o := New(db, x, quietOptions())
+	o := New(store.NewOutbox(db), x, quietOptions())
 	drain(t, o)
 	if fmt.Sprint(x.batches) != "[[IX-1/create IX-2/create IX-3/create]]" || fmt.Sprint(x.alone) != "[IX-2/create]" {
 		t.Errorf("batches %v, alone %v; want one batch of three, then IX-2 alone", x.batches, x.alone)
@@ -431,7 +431,7 @@ func TestABatchRefusedAsAWholeIsSentOneWriteAtATime(t *testing.T) {
 		enqueue(t, db, ix, write(ix, "create"))
 	}
 	x := &batchingExecutor{scriptedExecutor: &scriptedExecutor{}, batchErrs: []error{errors.New("400 the $batch body is not valid multipart")}}
-	o := New(db, x, quietOptions())
+	o := New(store.NewOutbox(db), x, quietOptions())
 	drain(t, o)
 	if len(x.batches) != 1 || fmt.Sprint(x.alone) != "[IX-1/create IX-2/create IX-3/create]" {
 		t.Errorf("batches %v, alone %v; want the refused batch's writes sent one by one", x.batches, x.alone)
@@ -468,7 +468,7 @@ func TestBatchesNeverReorderACallsWrites(t *testing.T) {
 	opt := quietOptions()
 	opt.Concurrency = 2
 	opt.MaxBatch = 4
-	drain(t, New(db, x, opt))
+	drain(t, New(store.NewOutbox(db), x, opt))
 
 	for _, b := range x.batches {
 		seen := map[string]bool{}
@@ -567,7 +567,7 @@ func TestASlowWriteDoesNotHoldUpOtherCalls(t *testing.T) {
 	x := &blockingExecutor{hold: "IX-1", release: make(chan struct{})}
 	opt := quietOptions()
 	opt.Concurrency = 2
-	o := New(db, x, opt)
+	o := New(store.NewOutbox(db), x, opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { o.Run(ctx); close(done) }()

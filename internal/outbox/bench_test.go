@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // BenchmarkDueHeads measures the claim the outbox runs after every write
@@ -28,17 +29,22 @@ func BenchmarkDueHeads(b *testing.B) {
 				db := openDB(b, "")
 				ctx := context.Background()
 				now := time.Now()
-				tx, err := db.BeginTx(ctx, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for i := range 20000 {
-					ix := fmt.Sprintf("DONE-%d", i/3)
-					if err := Enqueue(ctx, tx, ix, []activity.Write{write(ix, fmt.Sprint(i%3))}, now); err != nil {
+				q := store.NewOutbox(db)
+				defer q.Close()
+				queue := func(ix string, ws ...activity.Write) {
+					encoded, err := Encode(ws)
+					if err == nil {
+						err = q.Enqueue(ctx, ix, encoded, now)
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 				}
-				if _, err := tx.Exec(`UPDATE outbox SET status = 'done'`); err != nil {
+				for i := range 20000 / 3 {
+					ix := fmt.Sprintf("DONE-%d", i)
+					queue(ix, write(ix, "0"), write(ix, "1"), write(ix, "2"))
+				}
+				if _, err := db.Exec(`UPDATE outbox SET status = 'done'`); err != nil {
 					b.Fatal(err)
 				}
 				for i := range sh.calls {
@@ -47,19 +53,14 @@ func BenchmarkDueHeads(b *testing.B) {
 					for s := range sh.writesPerCall {
 						ws = append(ws, write(ix, fmt.Sprint(s)))
 					}
-					if err := Enqueue(ctx, tx, ix, ws, now); err != nil {
-						b.Fatal(err)
-					}
+					queue(ix, ws...)
 					if i >= sh.due {
-						if _, err := tx.Exec(`UPDATE outbox SET next_attempt_at = ? WHERE interaction_id = ?`, now.Add(time.Hour).UnixMilli(), ix); err != nil {
+						if _, err := db.Exec(`UPDATE outbox SET next_attempt_at = ? WHERE interaction_id = ?`, now.Add(time.Hour).UnixMilli(), ix); err != nil {
 							b.Fatal(err)
 						}
 					}
 				}
-				if err := tx.Commit(); err != nil {
-					b.Fatal(err)
-				}
-				o := New(db, &scriptedExecutor{}, quietOptions())
+				o := New(store.NewOutbox(db), &scriptedExecutor{}, quietOptions())
 				for b.Loop() {
 					due, err := o.dueHeads(ctx, 64)
 					if err != nil || len(due) != sh.due {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ctibridge/ctibridge/internal/activity"
 	"github.com/ctibridge/ctibridge/internal/sandbox"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // A $batch carries one caller: writes due together that are made as
@@ -37,7 +38,7 @@ func TestWritesOfDifferentCallersGoInDifferentBatches(t *testing.T) {
 	var sizes []int
 	opt := quietOptions()
 	opt.ObserveBatch = func(n int) { sizes = append(sizes, n) }
-	drain(t, New(c.db, c.x, opt))
+	drain(t, New(store.NewOutbox(c.db), c.x, opt))
 
 	sent, batched := c.requests()
 	if sent["POST $batch"] != 2 || batched["PATCH phonecalls"] != 4 || sent["PATCH phonecalls"] != 1 {

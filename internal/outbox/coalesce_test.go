@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ctibridge/ctibridge/internal/activity"
+	"github.com/ctibridge/ctibridge/internal/store"
 )
 
 // relate is the revision-th relate write of step for interaction, as
@@ -26,7 +27,7 @@ func TestAPendingRelateIsReplacedByALaterOne(t *testing.T) {
 	enqueue(t, db, ix, relate(ix, activity.StepRelate, "3"), write(ix, "wrap"))
 	enqueue(t, db, "IX-2", relate("IX-2", activity.StepRelate, "1")) // another call's
 	x := &scriptedExecutor{}
-	o := New(db, x, quietOptions())
+	o := New(store.NewOutbox(db), x, quietOptions())
 	drain(t, o)
 
 	want := "IX-1/create,IX-1/relate-task/1,IX-1/relate/3,IX-1/wrap"
@@ -62,7 +63,7 @@ func TestARelateInFlightStillRunsAndItsSuccessorToo(t *testing.T) {
 	ix := "IX-1"
 	enqueue(t, db, ix, relate(ix, activity.StepRelate, "1"))
 	x := &scriptedExecutor{fail: map[string][]error{"IX-1/relate/1": {temporary{}}}}
-	o := New(db, x, quietOptions())
+	o := New(store.NewOutbox(db), x, quietOptions())
 	ctx, cancel := context.WithCancel(context.Background())
 	heads, err := o.dueHeads(ctx, 1) // relate/1 claimed, as a worker does
 	cancel()

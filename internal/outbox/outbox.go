@@ -1,5 +1,5 @@
 // Package outbox is the durable queue of CRM writes. Every write the
-// activity planner produces is stored in SQLite, in the same transaction as
+// activity planner produces is stored in the store, in the same transaction as
 // the call state that implied it, before anything is sent to the CRM. Writes
 // run in order per interaction, are retried with backoff (honouring the
 // CRM's Retry-After), and survive a restart: a process killed mid-call
@@ -13,7 +13,6 @@ package outbox
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,23 +104,31 @@ type Options struct {
 	Now          func() time.Time
 }
 
+// Queue is the outbox table (internal/store.Outbox, on SQLite or
+// PostgreSQL).
+type Queue interface {
+	Enqueue(ctx context.Context, interactionID string, writes []store.QueuedWrite, now time.Time) error
+	DueHeads(ctx context.Context, now time.Time, limit int, each func(store.Head) bool) error
+	Record(ctx context.Context, outcomes []store.Outcome) error
+	Depth(ctx context.Context) (int, error)
+	Entries(ctx context.Context, interactionID string) ([]store.Entry, error)
+	Sweep(ctx context.Context, cutoff time.Time) (int64, error)
+	RecordID(ctx context.Context, idempotencyKey string) (string, error)
+}
+
 // Outbox is the durable write queue over the store's outbox table.
 type Outbox struct {
-	db   *sql.DB
-	exec Executor
-	opt  Options
-	wake chan struct{}
+	queue Queue
+	exec  Executor
+	opt   Options
+	wake  chan struct{}
 
 	mu       sync.Mutex
 	inFlight map[string]bool // interaction ids being worked on
-	// sql runs the queue's statements, prepared once: the claim runs after
-	// every write, and parsing it took as long as running it does on a
-	// short queue (BenchmarkDueHeads).
-	sql *store.Prepared
 }
 
-// New returns an Outbox over db (see internal/store) running writes with exec.
-func New(db *sql.DB, exec Executor, opt Options) *Outbox {
+// New returns an Outbox over queue running writes with exec.
+func New(queue Queue, exec Executor, opt Options) *Outbox {
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 8
 	}
@@ -147,61 +154,42 @@ func New(db *sql.DB, exec Executor, opt Options) *Outbox {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Outbox{db: db, exec: exec, opt: opt, wake: make(chan struct{}, 1), inFlight: make(map[string]bool), sql: store.NewPrepared(db)}
+	return &Outbox{queue: queue, exec: exec, opt: opt, wake: make(chan struct{}, 1), inFlight: make(map[string]bool)}
 }
 
-// EnqueueQuery is the statement Enqueue runs for each write, for a caller
-// that prepares it (store.Prepared) before its transaction.
-const EnqueueQuery = `INSERT INTO outbox(interaction_id, idempotency_key, write, created_at)
-	VALUES (?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING`
+// Encode prepares writes for the queue: each as JSON, with what the
+// queue needs to know of it.
+func Encode(writes []activity.Write) ([]store.QueuedWrite, error) {
+	queued := make([]store.QueuedWrite, len(writes))
+	for i, w := range writes {
+		if w.IdempotencyKey == "" {
+			return nil, fmt.Errorf("write %d (%s %s): has no idempotency key", i, w.Op, w.EntitySet)
+		}
+		data, err := json.Marshal(w)
+		if err != nil {
+			return nil, fmt.Errorf("encode write %s: %w", w.IdempotencyKey, err)
+		}
+		queued[i] = store.QueuedWrite{IdempotencyKey: w.IdempotencyKey, Step: string(w.Step), Replaces: w.Step.Replaces(), Data: string(data)}
+	}
+	return queued, nil
+}
 
-// supersedeQuery marks the pending writes of an interaction's step queued
-// before seq as replaced. One being sent meanwhile is recorded as what
-// became of it (done, or failed), except that it is not retried.
-const supersedeQuery = `UPDATE outbox SET status = 'superseded', last_error = ?, done_at = ?
-	WHERE interaction_id = ? AND status = 'pending' AND seq < ? AND json_extract(write, '$.step') = ?`
-
-// Enqueue stores writes for an interaction inside tx, the caller's
-// transaction, so they are committed together with the state that implied
-// them. A write whose IdempotencyKey is already queued (or done) is skipped.
+// Enqueue stores writes for an interaction in a transaction of their own.
+// A write whose IdempotencyKey is already queued (or done) is skipped.
+// (A call's writes are queued with the call, in its transaction:
+// internal/store.Calls.SaveAll.)
 //
 // A write whose step replaces earlier ones (activity.Step.Replaces: a
 // relate) supersedes the pending writes of that step of the interaction:
 // an agent who changes the selection ten times before the first relate
 // goes out costs one request, not ten. The later write runs after
 // everything queued before it, so the CRM ends as it would have.
-func Enqueue(ctx context.Context, tx store.Execer, interactionID string, writes []activity.Write, now time.Time) error {
-	for i, w := range writes {
-		if w.IdempotencyKey == "" {
-			return fmt.Errorf("write %d (%s %s): has no idempotency key", i, w.Op, w.EntitySet)
-		}
-		data, err := json.Marshal(w)
-		if err != nil {
-			return fmt.Errorf("encode write %s: %w", w.IdempotencyKey, err)
-		}
-		res, err := tx.ExecContext(ctx, EnqueueQuery,
-			interactionID, w.IdempotencyKey, string(data), now.UnixMilli())
-		if err != nil {
-			return fmt.Errorf("queue write %s: %w", w.IdempotencyKey, err)
-		}
-		if !w.Step.Replaces() {
-			continue
-		}
-		// A write queued before (redelivered) replaces nothing: a later
-		// one may be pending.
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			continue
-		}
-		seq, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("queue write %s: %w", w.IdempotencyKey, err)
-		}
-		if _, err := tx.ExecContext(ctx, supersedeQuery,
-			"replaced by "+w.IdempotencyKey+" before it was sent", now.UnixMilli(), interactionID, seq, string(w.Step)); err != nil {
-			return fmt.Errorf("queue write %s: replace earlier %s writes: %w", w.IdempotencyKey, w.Step, err)
-		}
+func (o *Outbox) Enqueue(ctx context.Context, interactionID string, writes []activity.Write, now time.Time) error {
+	queued, err := Encode(writes)
+	if err != nil {
+		return err
 	}
-	return nil
+	return o.queue.Enqueue(ctx, interactionID, queued, now)
 }
 
 // Notify wakes the workers after new writes were committed.
@@ -214,9 +202,7 @@ func (o *Outbox) Notify() {
 
 // Depth returns how many writes are pending.
 func (o *Outbox) Depth(ctx context.Context) (int, error) {
-	var n int
-	err := o.db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE status = 'pending'`).Scan(&n)
-	return n, err
+	return o.queue.Depth(ctx)
 }
 
 // Entry is one queued write as stored.
@@ -234,14 +220,7 @@ type Entry struct {
 // wrote, or "" when it has not been written (or was swept). One read by
 // the key's unique index.
 func (o *Outbox) RecordID(ctx context.Context, idempotencyKey string) (string, error) {
-	var id string
-	row, err := o.sql.QueryRowContext(ctx, `SELECT record_id FROM outbox WHERE idempotency_key = ? AND status = 'done'`, idempotencyKey)
-	if err == nil {
-		err = row.Scan(&id)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
+	id, err := o.queue.RecordID(ctx, idempotencyKey)
 	if err != nil {
 		return "", fmt.Errorf("look up the record written by %s: %w", idempotencyKey, err)
 	}
@@ -250,25 +229,18 @@ func (o *Outbox) RecordID(ctx context.Context, idempotencyKey string) (string, e
 
 // Entries returns the queued writes of one interaction in order.
 func (o *Outbox) Entries(ctx context.Context, interactionID string) ([]Entry, error) {
-	rows, err := o.db.QueryContext(ctx, `SELECT seq, interaction_id, write, status, attempts, last_error, record_id
-		FROM outbox WHERE interaction_id = ? ORDER BY seq`, interactionID)
+	stored, err := o.queue.Entries(ctx, interactionID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
-		var e Entry
-		var data string
-		if err := rows.Scan(&e.Seq, &e.InteractionID, &data, &e.Status, &e.Attempts, &e.LastError, &e.RecordID); err != nil {
-			return nil, err
+	out := make([]Entry, len(stored))
+	for i, s := range stored {
+		out[i] = Entry{Seq: s.Seq, InteractionID: s.InteractionID, Status: s.Status, Attempts: s.Attempts, LastError: s.LastError, RecordID: s.RecordID}
+		if err := json.Unmarshal([]byte(s.Write), &out[i].Write); err != nil {
+			return nil, fmt.Errorf("outbox entry %d: %w", s.Seq, err)
 		}
-		if err := json.Unmarshal([]byte(data), &e.Write); err != nil {
-			return nil, fmt.Errorf("outbox entry %d: %w", e.Seq, err)
-		}
-		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Timeouts of one attempt. A write that hangs must not hold its slot (and
@@ -370,10 +342,6 @@ func (o *Outbox) sweepHourly(ctx context.Context) {
 	}
 }
 
-// sweepChunk bounds the rows one delete removes, so a first sweep of a
-// large table does not hold the store's only connection for long.
-const sweepChunk = 1000
-
 // Sweep deletes the writes that were written (done), or replaced before
 // they were sent (superseded), before cutoff and returns how many. Without
 // it the table grows with every call. A done write is needed only while
@@ -381,22 +349,11 @@ const sweepChunk = 1000
 // calls table: deleting one costs at most a repeated, idempotent request
 // if it is ever planned again.
 func (o *Outbox) Sweep(ctx context.Context, cutoff time.Time) (int64, error) {
-	var total int64
-	for {
-		res, err := o.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN
-			(SELECT seq FROM outbox WHERE status IN ('done', 'superseded') AND done_at < ? LIMIT ?)`, cutoff.UnixMilli(), sweepChunk)
-		if err != nil {
-			return total, fmt.Errorf("sweep outbox: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("sweep outbox: %w", err)
-		}
-		total += n
-		if n < sweepChunk {
-			return total, nil
-		}
+	n, err := o.queue.Sweep(ctx, cutoff)
+	if err != nil {
+		return n, fmt.Errorf("sweep outbox: %w", err)
 	}
+	return n, nil
 }
 
 // splitByCaller cuts due into groups of at most size whose writes are
@@ -434,46 +391,32 @@ func split(due []Entry, size int) [][]Entry {
 	return groups
 }
 
-// claimQuery selects the first pending write of each interaction, if it
-// is due, oldest first.
-const claimQuery = `SELECT o.seq, o.interaction_id, o.write, o.attempts FROM outbox o
-	WHERE o.status = 'pending' AND o.next_attempt_at <= ?
-	AND o.seq = (SELECT min(p.seq) FROM outbox p WHERE p.interaction_id = o.interaction_id AND p.status = 'pending')
-	ORDER BY o.seq LIMIT ?`
-
 // dueHeads claims up to want first pending writes of interactions, those
 // that are due and not already being worked on.
 func (o *Outbox) dueHeads(ctx context.Context, want int) ([]Entry, error) {
-	o.mu.Lock()
-	// The heads being worked on are still pending and come back too.
-	limit := want + len(o.inFlight)
-	o.mu.Unlock()
-	rows, err := o.sql.QueryContext(ctx, claimQuery, o.opt.Now().UnixMilli(), limit)
-	if err != nil {
-		return nil, err
+	if want <= 0 {
+		return nil, nil
 	}
-	defer rows.Close()
-	var out []Entry
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for len(out) < want && rows.Next() {
-		var e Entry
-		var data string
-		if err := rows.Scan(&e.Seq, &e.InteractionID, &data, &e.Attempts); err != nil {
-			return nil, err
+	// The heads being worked on are still pending and come back too.
+	limit := want + len(o.inFlight)
+	var out []Entry
+	err := o.queue.DueHeads(ctx, o.opt.Now(), limit, func(h store.Head) bool {
+		if o.inFlight[h.InteractionID] {
+			return true
 		}
-		if o.inFlight[e.InteractionID] {
-			continue
-		}
-		if err := json.Unmarshal([]byte(data), &e.Write); err != nil {
+		e := Entry{Seq: h.Seq, InteractionID: h.InteractionID, Attempts: h.Attempts}
+		if err := json.Unmarshal([]byte(h.Write), &e.Write); err != nil {
 			// Cannot happen for rows Enqueue wrote; keep the row for an operator.
 			o.opt.Log.Error("undecodable outbox entry", "seq", e.Seq, "err", err)
-			continue
+			return true
 		}
 		o.inFlight[e.InteractionID] = true
 		out = append(out, e)
-	}
-	return out, rows.Err()
+		return len(out) < want
+	})
+	return out, err
 }
 
 func (o *Outbox) release(interactionID string) {
@@ -546,55 +489,30 @@ type attempted struct {
 // done, retry later, or failed for good.
 func (o *Outbox) record(ctx context.Context, results []attempted) {
 	now := o.opt.Now()
-	type update struct {
-		query string
-		args  []any
-	}
 	outcomes := make([]string, len(results))
-	updates := make([]update, len(results))
+	updates := make([]store.Outcome, len(results))
 	for i, r := range results {
 		e, err := r.e, r.err
 		attempts := e.Attempts + 1
+		updates[i] = store.Outcome{Seq: e.Seq, Attempts: attempts, At: now}
 		switch {
 		case err == nil:
 			outcomes[i] = "done"
-			updates[i] = update{`UPDATE outbox SET status = 'done', attempts = ?, record_id = ?, last_error = '', done_at = ? WHERE seq = ?`,
-				[]any{attempts, r.recordID, now.UnixMilli(), e.Seq}}
+			updates[i].Status, updates[i].RecordID = StatusDone, r.recordID
 		case isRetryable(err) && (o.opt.MaxAttempts == 0 || attempts < o.opt.MaxAttempts):
 			outcomes[i] = "retry"
 			delay := o.backoff(attempts, err)
 			o.opt.Log.Warn("CRM write failed, will retry", "interaction", e.InteractionID, "step", e.Write.Step, "attempt", attempts, "retry_in", delay.String(), "err", err)
-			updates[i] = update{`UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?`,
-				[]any{attempts, now.Add(delay).UnixMilli(), err.Error(), e.Seq}}
+			updates[i].Status, updates[i].NextAttempt, updates[i].LastError = StatusPending, now.Add(delay), err.Error()
 		default:
 			outcomes[i] = "failed"
 			o.opt.Log.Error("CRM write failed permanently", "interaction", e.InteractionID, "step", e.Write.Step, "attempt", attempts, "err", err)
-			updates[i] = update{`UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, done_at = ? WHERE seq = ?`,
-				[]any{attempts, err.Error(), now.UnixMilli(), e.Seq}}
+			updates[i].Status, updates[i].LastError = StatusFailed, err.Error()
 		}
 	}
-	// The store runs these to their end even when ctx has ended
-	// (store.Uncancelled): the attempts did run.
-	var err error
-	if len(updates) == 1 {
-		_, err = o.sql.ExecContext(ctx, updates[0].query, updates[0].args...)
-	} else {
-		queries := make([]string, len(updates))
-		for i, u := range updates {
-			queries[i] = u.query
-		}
-		if perr := o.sql.Prepare(ctx, queries...); perr != nil {
-			o.opt.Log.Warn("prepare the outbox's statements", "err", perr) // they run unprepared
-		}
-		err = store.InTx(ctx, o.db, func(tx *sql.Tx) error {
-			for i, u := range updates {
-				if _, err := o.sql.In(tx).ExecContext(ctx, u.query, u.args...); err != nil {
-					return fmt.Errorf("seq %d: %w", results[i].e.Seq, err)
-				}
-			}
-			return nil
-		})
-	}
+	// The store runs these to their end even when ctx has ended: the
+	// attempts did run.
+	err := o.queue.Record(ctx, updates)
 	if err != nil {
 		// The writes ran but their outcomes could not be recorded: they
 		// stay pending and run again, which the idempotent writes make safe.

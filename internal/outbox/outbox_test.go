@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +53,7 @@ func write(interaction, step string) activity.Write {
 		KeyValue: interaction, Body: map[string]any{"subject": step}, IdempotencyKey: interaction + "/" + step, Step: activity.Step(step)}
 }
 
-func openDB(t testing.TB, path string) *sql.DB {
+func openDB(t testing.TB, path string) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), path)
 	if err != nil {
@@ -64,17 +63,11 @@ func openDB(t testing.TB, path string) *sql.DB {
 	return db
 }
 
-func enqueue(t *testing.T, db *sql.DB, interaction string, writes ...activity.Write) {
+func enqueue(t *testing.T, db *store.DB, interaction string, writes ...activity.Write) {
 	t.Helper()
-	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Enqueue(ctx, tx, interaction, writes, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
+	q := store.NewOutbox(db)
+	defer q.Close()
+	if err := New(q, nil, quietOptions()).Enqueue(context.Background(), interaction, writes, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -115,7 +108,7 @@ func TestWritesRunInOrderPerInteraction(t *testing.T) {
 	enqueue(t, db, "IX-1", write("IX-1", "create"), write("IX-1", "relate"), write("IX-1", "wrap"))
 	enqueue(t, db, "IX-2", write("IX-2", "create"))
 	x := &scriptedExecutor{fail: map[string][]error{"IX-1/create": {temporary{}, temporary{}}}}
-	drain(t, New(db, x, quietOptions()))
+	drain(t, New(store.NewOutbox(db), x, quietOptions()))
 
 	var ix1 []string
 	for _, k := range strings.Split(x.history(), ",") {
@@ -134,9 +127,9 @@ func TestEnqueueIgnoresAWriteAlreadyQueued(t *testing.T) {
 	enqueue(t, db, "IX-1", write("IX-1", "create"))
 	enqueue(t, db, "IX-1", write("IX-1", "create"))
 	x := &scriptedExecutor{}
-	drain(t, New(db, x, quietOptions()))
+	drain(t, New(store.NewOutbox(db), x, quietOptions()))
 	enqueue(t, db, "IX-1", write("IX-1", "create")) // even after it ran
-	drain(t, New(db, x, quietOptions()))
+	drain(t, New(store.NewOutbox(db), x, quietOptions()))
 	if got := x.history(); got != "IX-1/create" {
 		t.Fatalf("ran %q, want the create once", got)
 	}
@@ -144,9 +137,7 @@ func TestEnqueueIgnoresAWriteAlreadyQueued(t *testing.T) {
 
 func TestEnqueueRefusesAWriteWithoutKey(t *testing.T) {
 	db := openDB(t, "")
-	tx, _ := db.Begin()
-	defer tx.Rollback()
-	err := Enqueue(context.Background(), tx, "IX-1", []activity.Write{{Op: activity.OpCreate, EntitySet: "phonecalls"}}, time.Now())
+	err := New(store.NewOutbox(db), nil, quietOptions()).Enqueue(context.Background(), "IX-1", []activity.Write{{Op: activity.OpCreate, EntitySet: "phonecalls"}}, time.Now())
 	if err == nil || !strings.Contains(err.Error(), "idempotency key") {
 		t.Fatalf("err = %v, want an idempotency key error", err)
 	}
@@ -156,7 +147,7 @@ func TestPermanentFailureIsKeptAndLaterWritesGoOn(t *testing.T) {
 	db := openDB(t, "")
 	enqueue(t, db, "IX-1", write("IX-1", "create"), write("IX-1", "wrap"))
 	x := &scriptedExecutor{fail: map[string][]error{"IX-1/create": {errors.New("0x80040217: column new_wrapcode does not exist")}}}
-	o := New(db, x, quietOptions())
+	o := New(store.NewOutbox(db), x, quietOptions())
 	drain(t, o)
 	entries, err := o.Entries(context.Background(), "IX-1")
 	if err != nil {
@@ -177,7 +168,7 @@ func TestRetryWaitsAtLeastRetryAfter(t *testing.T) {
 	x := &scriptedExecutor{fail: map[string][]error{"IX-1/create": {temporary{after: 7 * time.Second}}}}
 	opt := quietOptions()
 	opt.Now = func() time.Time { return now }
-	o := New(db, x, opt)
+	o := New(store.NewOutbox(db), x, opt)
 	due, _ := o.dueHeads(context.Background(), 10)
 	o.attempt(context.Background(), due[0])
 	o.release("IX-1")
@@ -204,7 +195,7 @@ func TestPendingWritesSurviveARestart(t *testing.T) {
 
 	db = openDB(t, path)
 	x := &scriptedExecutor{}
-	drain(t, New(db, x, quietOptions()))
+	drain(t, New(store.NewOutbox(db), x, quietOptions()))
 	if got := x.history(); got != "IX-1/create,IX-1/wrap" {
 		t.Fatalf("after restart ran %q", got)
 	}
@@ -240,7 +231,7 @@ func TestSweepDeletesOnlyWritesWrittenBeforeTheCutoff(t *testing.T) {
 		}
 	}
 	// More than one chunk of old written writes.
-	for i := range sweepChunk + 5 {
+	for i := range store.SweepChunk + 5 {
 		ix := fmt.Sprintf("BULK-%d", i)
 		enqueue(t, db, ix, w(ix, "create"))
 	}
@@ -248,12 +239,12 @@ func TestSweepDeletesOnlyWritesWrittenBeforeTheCutoff(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	o := New(db, &scriptedExecutor{}, quietOptions())
+	o := New(store.NewOutbox(db), &scriptedExecutor{}, quietOptions())
 	n, err := o.Sweep(ctx, now.Add(-7*day))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(2 + sweepChunk + 5); n != want {
+	if want := int64(2 + store.SweepChunk + 5); n != want {
 		t.Fatalf("swept %d writes, want %d", n, want)
 	}
 	for _, r := range rows {
@@ -273,7 +264,7 @@ func TestRunSweepsWrittenWritesPastTheRetention(t *testing.T) {
 	}
 	opt := quietOptions()
 	opt.Retention = 24 * time.Hour
-	o := New(db, &scriptedExecutor{}, opt)
+	o := New(store.NewOutbox(db), &scriptedExecutor{}, opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { o.Run(ctx); close(done) }()

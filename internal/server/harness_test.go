@@ -68,6 +68,12 @@ func (b *syncBuffer) String() string {
 
 func newHarness(t *testing.T, configPath string) *harness {
 	t.Helper()
+	return newHarnessWith(t, configPath)
+}
+
+// newHarnessWith is newHarness with the settings changed by each of change.
+func newHarnessWith(t *testing.T, configPath string, change ...func(*server.Settings)) *harness {
+	t.Helper()
 	sb, crm := sandboxtest.NewTestServer(t, sandbox.Options{
 		ExtraColumns: []string{"new_wrapcode"}, AlternateKey: "new_agentinteractionid",
 		Clients: map[string]string{clientID: clientSecret}, RequireAuth: true, Seed: true, SeedContacts: 20,
@@ -80,6 +86,9 @@ func newHarness(t *testing.T, configPath string) *harness {
 	s.OrgURL = crm.URL
 	s.ClientID, s.ClientSecret = clientID, clientSecret
 	s.TokenURL = crm.URL + "/test-tenant/oauth2/v2.0/token"
+	for _, c := range change {
+		c(&s)
+	}
 	h := &harness{t: t, sandbox: sb, crmURL: crm.URL, settings: s, logs: &syncBuffer{}}
 	h.start()
 	t.Cleanup(h.shutdown)

@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,7 +33,7 @@ type Server struct {
 	settings Settings
 	log      *slog.Logger
 
-	DB        *sql.DB
+	DB        *store.DB
 	Flow      *callflow.Flow
 	Hub       *agent.Hub
 	Creds     *agent.Credentials
@@ -58,6 +57,9 @@ type Server struct {
 	// replay keeps the webhook's replay memory in the store; nil without
 	// a webhook.
 	replay *store.WebhookReplay
+	// calls and queue are the store's calls and outbox tables.
+	calls *store.Calls
+	queue *store.Outbox
 
 	mu     sync.Mutex
 	config *config.Config
@@ -106,7 +108,11 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 			srv.DB.Close() // a failed New leaves no store open
 		}
 	}()
-	srv.Creds = agent.NewCredentials(srv.DB)
+	if err := srv.DB.ClaimSoleInstance(ctx); err != nil {
+		return nil, err
+	}
+	srv.calls, srv.queue = store.NewCalls(srv.DB), store.NewOutbox(srv.DB)
+	srv.Creds = agent.NewCredentials(store.NewAgents(srv.DB))
 	key := []byte(s.SessionKey)
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -144,11 +150,11 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 	var hub *agent.Hub
 	var cifWrites *callflow.WidgetExecutor
 	if exec == nil {
-		cifWrites = callflow.NewWidgetExecutor(srv.DB, func(agentID string, msg any) int { return hub.Send(agentID, msg) })
+		cifWrites = callflow.NewWidgetExecutor(srv.calls, func(agentID string, msg any) int { return hub.Send(agentID, msg) })
 		exec = cifWrites
 	}
 	srv.Metrics = metrics.New(srv.outboxDepth, func() float64 { return float64(hub.Connections()) })
-	srv.Outbox = outbox.New(srv.DB, exec, outbox.Options{
+	srv.Outbox = outbox.New(srv.queue, exec, outbox.Options{
 		Concurrency: s.OutboxConcurrency,
 		MaxBatch:    s.OutboxBatch,
 		Retention:   s.OutboxRetention,
@@ -209,7 +215,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 	}
 
 	srv.Flow = callflow.New(callflow.Options{
-		DB: srv.DB, Engine: engine, Outbox: srv.Outbox, Telephony: telephonyAdapter{srv.Provider},
+		Calls: srv.calls, Engine: engine, Outbox: srv.Outbox, Telephony: telephonyAdapter{srv.Provider},
 		Metrics: srv.Metrics, Log: log.With("component", "callflow"), WrapCodes: codes, WriteMode: writeMode,
 		// A browser provider dials in the agent's browser.
 		ClickToDial:       source == config.SourceSimulator || srv.Browser != nil || s.TelephonyActionURL != "",
@@ -399,6 +405,8 @@ func (srv *Server) Close() error {
 	if srv.replay != nil {
 		srv.replay.Close()
 	}
+	srv.calls.Close()
+	srv.queue.Close()
 	return srv.DB.Close()
 }
 

@@ -12,7 +12,11 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/internal/sandbox"
+	"github.com/ctibridge/ctibridge/internal/server"
+	"github.com/ctibridge/ctibridge/internal/store/pgserver"
 )
+
+func TestMain(m *testing.M) { os.Exit(pgserver.RunTests(m)) }
 
 const sampleConfig = "../../testdata/sample.json"
 
@@ -74,7 +78,16 @@ func TestMalformedEventsAre400NamingTheField(t *testing.T) {
 }
 
 func TestInboundCallPopsAndWritesOneCompletedActivity(t *testing.T) {
-	h := newHarness(t, sampleConfig)
+	inboundCallPopsAndWritesOneCompletedActivity(t, newHarness(t, sampleConfig))
+}
+
+func TestInboundCallOnPostgreSQL(t *testing.T) {
+	inboundCallPopsAndWritesOneCompletedActivity(t, newHarnessWith(t, sampleConfig, func(s *server.Settings) {
+		s.StorePath = pgserver.Database(t)
+	}))
+}
+
+func inboundCallPopsAndWritesOneCompletedActivity(t *testing.T, h *harness) {
 	w := h.connect(h.login())
 	if hello := w.next("hello"); hello["call"] != nil {
 		t.Fatalf("hello before any call has call %v", hello["call"])

@@ -8,6 +8,7 @@ import (
 	"github.com/ctibridge/ctibridge/internal/callflow"
 	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/dataverse"
+	"github.com/ctibridge/ctibridge/internal/store"
 	"net/url"
 	"os"
 	"strings"
@@ -81,7 +82,7 @@ func (s *Settings) table() []setting {
 		{flag: "config", env: "CTIBRIDGE_CONFIG", usage: "the ipSCAPE-format config JSON (required)", str: &s.ConfigPath},
 		{flag: "listen", env: "CTIBRIDGE_LISTEN", usage: "address to listen on", str: &s.Listen},
 		{flag: "public-url", env: "CTIBRIDGE_PUBLIC_URL", usage: "the URL agents' browsers reach ctibridge at (the CIF Channel URL without /widget)", str: &s.PublicURL},
-		{flag: "store", env: "CTIBRIDGE_STORE", usage: "SQLite database file (calls, outbox, agents)", str: &s.StorePath},
+		{flag: "store", env: "CTIBRIDGE_STORE", usage: "the store of calls, outbox and agents: a SQLite file, or postgres://USER:PASSWORD@HOST/DB to share one with other instances", str: &s.StorePath},
 		{flag: "phone-region", env: "CTIBRIDGE_PHONE_REGION", usage: "region for phone numbers without a country code, when the config sets no phoneRegion", str: &s.PhoneRegion},
 		{flag: "log-level", env: "CTIBRIDGE_LOG_LEVEL", usage: "debug, info, warn or error", str: &s.LogLevel},
 		{flag: "dynamics-url", env: "CTIBRIDGE_DYNAMICS_URL", usage: "Dynamics org URL, e.g. https://contoso.crm6.dynamics.com", str: &s.OrgURL},
@@ -207,6 +208,11 @@ func (s *Settings) Validate() error {
 	}
 	if _, err := agent.ParseTrustedProxies(s.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("--trusted-proxies (CTIBRIDGE_TRUSTED_PROXIES): %w", err))
+	}
+	if s.SessionKey == "" && store.IsPostgresURL(s.StorePath) {
+		// Instances sharing a store serve the same agents: each must
+		// accept the tokens the others sign.
+		errs = append(errs, errors.New("--session-key (CTIBRIDGE_SESSION_KEY): is required with a PostgreSQL store, the same on every instance"))
 	}
 	if s.SessionKey != "" && len(s.SessionKey) < 32 {
 		errs = append(errs, errors.New("--session-key (CTIBRIDGE_SESSION_KEY): must be at least 32 bytes"))

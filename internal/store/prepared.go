@@ -15,14 +15,17 @@ import (
 //
 // Its statements run to their end whatever becomes of the caller's
 // context: see Uncancelled.
+//
+// Queries are written with ? placeholders and rewritten for the engine
+// (DB.Q) once, when prepared.
 type Prepared struct {
-	db    *sql.DB
+	db    *DB
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 }
 
 // NewPrepared returns a Prepared over db.
-func NewPrepared(db *sql.DB) *Prepared {
+func NewPrepared(db *DB) *Prepared {
 	return &Prepared{db: db, stmts: make(map[string]*sql.Stmt)}
 }
 
@@ -50,7 +53,7 @@ func (p *Prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	// Prepared without holding p.mu: preparing waits for the connection,
 	// which a transaction that wants p.mu may hold.
-	s, err := p.db.PrepareContext(Uncancelled(ctx), query)
+	s, err := p.db.PrepareContext(Uncancelled(ctx), p.db.Q(query))
 	if err != nil {
 		return nil, err
 	}
@@ -94,13 +97,8 @@ func (p *Prepared) QueryContext(ctx context.Context, query string, args ...any) 
 	return s.QueryContext(ctx, args...)
 }
 
-// In returns an Execer that runs prepared statements inside tx.
-func (p *Prepared) In(tx *sql.Tx) Execer { return preparedTx{p, tx} }
-
-// Execer runs a statement: a *sql.Tx, a *sql.DB, or Prepared.In(tx).
-type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+// in returns the statements of p inside tx.
+func (p *Prepared) in(tx *sql.Tx) preparedTx { return preparedTx{p, tx} }
 
 type preparedTx struct {
 	p  *Prepared
@@ -112,7 +110,15 @@ func (t preparedTx) ExecContext(ctx context.Context, query string, args ...any) 
 	if s := t.p.prepared(query); s != nil {
 		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.tx.ExecContext(ctx, t.p.db.Q(query), args...)
+}
+
+func (t preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = Uncancelled(ctx)
+	if s := t.p.prepared(query); s != nil {
+		return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, t.p.db.Q(query), args...)
 }
 
 // Close closes every statement prepared.

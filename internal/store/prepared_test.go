@@ -9,7 +9,7 @@ import (
 
 // openPrepared opens an in-memory store (one connection, as every store)
 // and a Prepared over it, both closed when the test ends.
-func openPrepared(t *testing.T) (*sql.DB, *Prepared) {
+func openPrepared(t *testing.T) (*DB, *Prepared) {
 	t.Helper()
 	db, err := Open(context.Background(), "")
 	if err != nil {
@@ -33,7 +33,7 @@ func TestPreparedStatementsRunInsideAndOutsideTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.In(tx).ExecContext(ctx, insert, "1001"); err != nil {
+	if _, err := p.in(tx).ExecContext(ctx, insert, "1001"); err != nil {
 		t.Fatalf("unprepared statement in a transaction: %v", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -49,7 +49,7 @@ func TestPreparedStatementsRunInsideAndOutsideTransactions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.In(tx).ExecContext(ctx, insert, id); err != nil {
+		if _, err := p.in(tx).ExecContext(ctx, insert, id); err != nil {
 			t.Fatalf("prepared statement in a transaction: %v", err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -91,7 +91,7 @@ func TestPreparingOutsideATransactionDoesNotBlockOneThatHoldsTheConnection(t *te
 	// for the preparer, which waits for it.
 	inside := make(chan error, 1)
 	go func() {
-		_, err := p.In(tx).ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, created_at) VALUES ('2002', 'x', 0)`)
+		_, err := p.in(tx).ExecContext(ctx, `INSERT INTO agents(agent_id, pin_hash, created_at) VALUES ('2002', 'x', 0)`)
 		inside <- err
 	}()
 	select {
@@ -124,7 +124,7 @@ func TestStatementsRunToTheirEndWhenTheCallerHasGivenUp(t *testing.T) {
 		t.Fatalf("statement: %v", err)
 	}
 	if err := InTx(gaveUp, db, func(tx *sql.Tx) error {
-		_, err := p.In(tx).ExecContext(gaveUp, insert, "1002")
+		_, err := p.in(tx).ExecContext(gaveUp, insert, "1002")
 		return err
 	}); err != nil {
 		t.Fatalf("transaction: %v", err)

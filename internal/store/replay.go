@@ -1,26 +1,23 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // WebhookReplay keeps the signed webhook requests accepted within the
 // timestamp tolerance, so that a request captured before a restart is
 // refused after it as it was before. The webhook keeps them in memory for
 // its checks and writes through to this table; it loads them back at start.
 type WebhookReplay struct {
-	db *sql.DB
+	db *DB
 	p  *Prepared
 }
 
 // NewWebhookReplay returns the webhook's replay table in db.
-func NewWebhookReplay(db *sql.DB) *WebhookReplay {
+func NewWebhookReplay(db *DB) *WebhookReplay {
 	return &WebhookReplay{db: db, p: NewPrepared(db)}
 }
 
 const (
-	replayInsert = `INSERT OR IGNORE INTO webhook_replay(ts, key) VALUES (?, ?)`
+	replayInsert = `INSERT INTO webhook_replay(ts, key) VALUES (?, ?) ON CONFLICT DO NOTHING`
 	replayDelete = `DELETE FROM webhook_replay WHERE ts = ? AND key = ?`
 	replayExpire = `DELETE FROM webhook_replay WHERE ts < ?`
 )
@@ -28,7 +25,7 @@ const (
 // LoadReplay calls each for every request whose timestamp (unix seconds)
 // is at or after since.
 func (r *WebhookReplay) LoadReplay(ctx context.Context, since int64, each func(ts int64, key [16]byte)) error {
-	rows, err := r.db.QueryContext(ctx, `SELECT ts, key FROM webhook_replay WHERE ts >= ?`, since)
+	rows, err := r.p.QueryContext(ctx, `SELECT ts, key FROM webhook_replay WHERE ts >= ?`, since)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,11 @@
-// Package store opens ctibridge's embedded SQLite database and keeps its
-// schema current. The packages that own the data (outbox, callflow, agent)
-// write their own SQL against the *sql.DB it returns; the schema lives here
-// as one ordered list of migrations so an upgrade is a single transaction.
+// Package store is ctibridge's storage: it opens the database, keeps its
+// schema current, and holds the SQL of every aggregate (calls and their
+// outbox writes, agents' credentials, the webhook's replay memory), so the
+// packages that own the data ask for what they need and never learn which
+// engine answers. Two engines: an embedded SQLite file, the default, and
+// PostgreSQL (--store postgres://…), which several instances can share.
+// Each engine's schema is an ordered list of migrations, applied in one
+// transaction.
 package store
 
 import (
@@ -10,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,8 +22,9 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 )
 
-// migrations is the schema history. Append only: a deployed database has
-// run every earlier entry.
+// migrations is the SQLite schema history. Append only: a deployed
+// database has run every earlier entry. A change here needs its
+// counterpart in postgresMigrations (TestBothEnginesHaveTheSameSchema).
 var migrations = []string{
 	// 1: calls, their processed events, the durable outbox, agent credentials.
 	`CREATE TABLE calls (
@@ -87,9 +93,92 @@ var migrations = []string{
 // memoryDatabases numbers in-memory databases so each Open gets its own.
 var memoryDatabases atomic.Int64
 
-// Open opens (creating if needed) the database at path and migrates it.
-// path "" opens a private in-memory database, for tests.
-func Open(ctx context.Context, path string) (*sql.DB, error) {
+// Engine is the database engine of a store.
+type Engine int
+
+// The engines a store runs on.
+const (
+	SQLite Engine = iota
+	PostgreSQL
+)
+
+func (e Engine) String() string {
+	if e == PostgreSQL {
+		return "postgresql"
+	}
+	return "sqlite"
+}
+
+// DB is an open store. Its SQL is written once, with ? placeholders, and
+// rewritten for the engine by Q; the few statements that differ between
+// engines are chosen here, in package store, and nowhere else.
+type DB struct {
+	*sql.DB
+	Engine Engine
+	// Where names the store for messages: the SQLite file, or the
+	// PostgreSQL URL without its password.
+	Where string
+	// url is the PostgreSQL URL, for connections of its own (LISTEN).
+	url string
+	// sole holds the advisory lock of ClaimSoleInstance.
+	sole *sql.Conn
+}
+
+// Close closes the store, and with it any lock it holds.
+func (db *DB) Close() error {
+	if db.sole != nil {
+		// Unlocked before the connection goes: closing it returns it to the
+		// pool, and the server ends its session only some time after.
+		db.sole.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, soleInstanceLock)
+		db.sole.Close()
+	}
+	return db.DB.Close()
+}
+
+// Open opens the store where says: a postgres:// (or postgresql://) URL,
+// or the path of a SQLite file, created if needed; "" opens a private
+// in-memory SQLite database, for tests. It migrates the schema.
+func Open(ctx context.Context, where string) (*DB, error) {
+	if IsPostgresURL(where) {
+		return openPostgres(ctx, where)
+	}
+	db, err := openSQLite(ctx, where)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{DB: db, Engine: SQLite, Where: where}, nil
+}
+
+// Q returns query, written with ? placeholders, as the engine takes it:
+// PostgreSQL numbers its placeholders ($1, $2, ...).
+func (db *DB) Q(query string) string {
+	if db.Engine != PostgreSQL {
+		return query
+	}
+	return numberPlaceholders(query)
+}
+
+// numberPlaceholders rewrites each ? outside a quoted string as $n.
+func numberPlaceholders(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n, quoted := 0, false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	if path != "" {
 		// The store holds agents' credentials (PIN hashes, SIP passwords):
 		// a new one is readable by its owner only. SQLite gives its -wal
@@ -167,13 +256,13 @@ func check(ctx context.Context, db *sql.DB) error {
 // store that has turned read-only fail it, where a read would still pass.
 // Unlike the other statements it stops when ctx ends, so a readiness check
 // waiting for a busy store gives up in time.
-func Probe(ctx context.Context, db *sql.DB, now time.Time) error {
+func Probe(ctx context.Context, db *DB, now time.Time) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store write probe: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "UPDATE health SET checked_at = ? WHERE id = 1", now.UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, db.Q("UPDATE health SET checked_at = ? WHERE id = 1"), now.UnixMilli()); err != nil {
 		return fmt.Errorf("store write probe: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -185,7 +274,11 @@ func Probe(ctx context.Context, db *sql.DB, now time.Time) error {
 // InTx runs fn in a transaction on db and commits it, or rolls it back
 // when fn fails. fn's error comes back as it is. The transaction runs to
 // its end whatever becomes of ctx: see Uncancelled.
-func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+func InTx(ctx context.Context, db *DB, fn func(*sql.Tx) error) error {
+	return inTx(ctx, db.DB, fn)
+}
+
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(Uncancelled(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -209,7 +302,7 @@ func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 func Uncancelled(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func migrate(ctx context.Context, db *sql.DB) error {
-	return InTx(ctx, db, func(tx *sql.Tx) error { return migrateIn(ctx, tx) })
+	return inTx(ctx, db, func(tx *sql.Tx) error { return migrateIn(ctx, tx) })
 }
 
 func migrateIn(ctx context.Context, tx *sql.Tx) error {
