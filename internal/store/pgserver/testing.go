@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/ctibridge/ctibridge/internal/skipnote"
 )
 
 // shared is the server of a test binary: started by the first test that
@@ -36,7 +38,7 @@ func Database(t testing.TB) string {
 	shared.once.Do(func() { shared.server, shared.err = Start(context.Background(), "") })
 	if shared.err != nil {
 		if _, missing := Find(); missing != nil && os.Getenv("CI") == "" {
-			t.Skip("PostgreSQL tests skipped: " + InstallHint)
+			skipnote.Skip(t, "PostgreSQL", missing.Error())
 		}
 		t.Fatalf("start PostgreSQL: %v", shared.err)
 	}
