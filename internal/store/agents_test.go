@@ -31,6 +31,13 @@ func TestAgentsOnBothEngines(t *testing.T) {
 		if got, err := a.SIP(ctx, "1001"); err != nil || got != acc {
 			t.Fatalf("SIP = %+v, %v", got, err)
 		}
+		user := DynamicsUser{SystemUserID: "00000000-0000-0000-0000-000000000001", ObjectID: "oid", Name: "alex@contoso.com"}
+		if found, err := a.SetDynamicsUser(ctx, "1001", user); err != nil || !found {
+			t.Fatalf("set Dynamics user: found %v, %v", found, err)
+		}
+		if got, err := a.DynamicsUser(ctx, "1001"); err != nil || got != user {
+			t.Fatalf("Dynamics user = %+v, %v", got, err)
+		}
 		if err := a.SetGeneration(ctx, "1001", 13); err != nil {
 			t.Fatal(err)
 		}
@@ -51,6 +58,9 @@ func TestAgentsOnBothEngines(t *testing.T) {
 		}
 		if got, err := a.SIP(ctx, "1001"); err != nil || got != (SIPAccount{}) {
 			t.Fatalf("SIP after remove = %+v, %v", got, err)
+		}
+		if got, err := a.DynamicsUser(ctx, "1001"); err != nil || got != (DynamicsUser{}) {
+			t.Fatalf("Dynamics user after remove = %+v, %v", got, err)
 		}
 	})
 }
