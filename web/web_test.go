@@ -85,6 +85,7 @@ func TestAssetsEmbedded(t *testing.T) {
 		{name: "widget page template", fsys: Assets, path: "widget/index.html"},
 		{name: "widget script", fsys: WidgetFiles, path: "widget.js"},
 		{name: "widget core module", fsys: WidgetFiles, path: "core.mjs"},
+		{name: "widget agent UI module", fsys: WidgetFiles, path: "agentui.mjs"},
 		{name: "widget styles", fsys: WidgetFiles, path: "widget.css"},
 		{name: "CIFInitDone recorder", fsys: WidgetFiles, path: "cifinit.js"},
 		{name: "widget template is not a static file", fsys: WidgetFiles, path: "index.html", absent: true},

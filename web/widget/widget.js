@@ -13,17 +13,23 @@
 //     #call-dial (shown while a preview is offered: dials the lead)
 //   #pop-outcome[data-outcome=record|search|new|none]
 //   #select-person #select-organisation (option value "entity:id")
-//   #wrap-code #wrap-notes #wrap-submit  #call-ended-note
+//   #select-person-text #select-organisation-text (the chosen record's full name, shown on a narrow panel)
+//   #wrap-code #wrap-error #wrap-notes  #wrap-submit (in #wrap-bar, sticky at the panel's bottom)  #call-ended-note
+//   #agent-announce (polite status: the agent's state when it changes)
 //   #cif-status[data-status=waiting|ready|absent]
 //   #telephony[data-source=""|sip|ipscape][data-status=off|starting|ready|failed]  #telephony-text
 //   #softphone (the SIP softphone, web/widget/softphone.mjs; shown when the source is sip)
 
 import * as core from "./core.mjs";
+import { agentStateLabel, Announcer, ErrorScope, RelateCommitter, focusTarget } from "./agentui.mjs";
 
 const $ = (id) => document.getElementById(id);
 const SESSION_KEY = "ctibridge.session";
 const POPPED_KEY = "ctibridge.popped";
 const EVENTS_KEY = "ctibridge.events";
+// What the error banner is about (agentui.ErrorScope); first, as the
+// settings below may already show an error.
+const errorScope = new ErrorScope();
 
 const pageSettings = (() => {
   try {
@@ -64,6 +70,19 @@ let relationsKey = "";
 // providerRun counts provider starts and stops, so a start that awaited
 // (the module, the softphone lock) knows whether it is still wanted.
 let providerRun = 0;
+// What the agent sees and hears change with: the banner's error (gone with
+// the call it was about), the state announcements, the relate choice being
+// settled, the preview dial on its way, and the call shown at the last
+// render (for focus).
+const announcer = new Announcer();
+const relateCommitter = new RelateCommitter({
+  keyOf: () => JSON.stringify(session.relateMessage()),
+  send: () => !!(session.call && sendUser(session.relateMessage(), "Relate")),
+});
+let dialPendingFor = ""; // the preview whose Dial is on its way
+let dialPendingRef = "";
+let renderedCallId = "";
+let focusAfter = ""; // "call" or "wrapped": focus moves once it is lost
 
 const cifReady = core
   .waitForCIF(window, { initDone: () => window.__ctibridgeCIFInitDone === true })
@@ -113,10 +132,20 @@ function savePopped() {
 
 // ---- errors ----
 
+// showError shows an error about the widget itself (settings, connection):
+// it stays until dismissed. actionError shows one about what the agent did
+// during the current call, which goes once that call is wrapped or another
+// arrives.
 function showError(text) {
+  errorScope.shownForWidget();
   const banner = $("error-banner");
   $("error-text").textContent = text;
   banner.hidden = false;
+}
+
+function actionError(text) {
+  showError(text);
+  errorScope.shownForCall(session.call ? session.call.interactionId : "");
 }
 
 function clearError() {
@@ -203,6 +232,7 @@ function startSession() {
 
 function showLogin(message) {
   loggedIn = false;
+  announcer.reset();
   $("login").hidden = false;
   $("agent").hidden = true;
   $("logout").hidden = true;
@@ -335,7 +365,7 @@ function sendMachine(msg, what) {
 // sendUser sends what the agent asked for, or says plainly why it cannot.
 function sendUser(msg, what) {
   if (!ws || ws.readyState !== WebSocket.OPEN) {
-    showError(`${what}: not connected to ctibridge. Try again when the status shows Connected.`);
+    actionError(`${what}: not connected to ctibridge. Try again when the status shows Connected.`);
     return "";
   }
   const withRef = session.withRef(msg, what);
@@ -363,7 +393,8 @@ function handleMessage(msg) {
         break;
       case "error":
         if (fx.ref && fx.ref === wrapPendingRef) endWrapPending();
-        showError(fx.message);
+        if (fx.ref && fx.ref === dialPendingRef) endDialPending();
+        actionError(fx.message);
         break;
       case "log":
         console.warn(`ctibridge refused ${fx.message} (${fx.code})`);
@@ -375,6 +406,7 @@ function handleMessage(msg) {
         endWrapPending();
         $("wrap-notes").value = "";
         $("wrap-code").value = "";
+        showWrapError("");
         break;
     }
   }
@@ -406,7 +438,7 @@ function runWritesInOrder(interactionId, writes) {
     const results = await core.runWrites(lib, writes, { entities: session.settings.entities });
     for (const r of results) {
       sendMachine(r, "Write result");
-      if (r.error) showError(`CRM write for ${interactionId} failed: ${r.error}`);
+      if (r.error) actionError(`CRM write for ${interactionId} failed: ${r.error}`);
     }
   });
 }
@@ -462,7 +494,7 @@ function onClickToAct(data) {
   try {
     dial = core.dialFromClickToAct(data, lastRecord);
   } catch (err) {
-    showError(`Click-to-dial: ${err.message}`);
+    actionError(`Click-to-dial: ${err.message}`);
     return Promise.resolve();
   }
   if (dial) placeCall(dial);
@@ -527,6 +559,8 @@ function renderSelect(sel, type) {
   }
   const chosen = options.find((o) => o.selected);
   sel.value = chosen ? chosen.value : "";
+  // A narrow panel cuts the select box's text: the full name goes below.
+  $(`${sel.id}-text`).textContent = chosen ? chosen.label : "";
 }
 
 function text(id, value) {
@@ -538,7 +572,12 @@ function render() {
   const state = agent.state || "LoggedOut";
   const badge = $("agent-state");
   badge.dataset.state = state;
-  badge.textContent = core.STATE_LABELS[state] || state;
+  const label = agentStateLabel(state, session.call);
+  badge.textContent = label;
+  if (loggedIn) {
+    const say = announcer.next(label, session.call);
+    if (say) $("agent-announce").textContent = say;
+  }
   const reason = $("agent-reason");
   reason.hidden = !(state === "Paused" && agent.reason);
   reason.textContent = agent.reason ? `Reason: ${agent.reason}` : "";
@@ -564,8 +603,12 @@ function render() {
     text("call-lead", (call.lead && call.lead.name) || "–");
     text("call-timer", session.callTimer());
     const dial = core.previewDialMessage(call);
-    $("call-dial").hidden = !dial;
-    if (dial) $("call-dial").textContent = `Dial ${dial.number}`;
+    const dialButton = $("call-dial");
+    dialButton.hidden = !dial;
+    if (!dial && dialPendingFor === call.interactionId) dialPendingFor = "";
+    const dialling = !!dial && dialPendingFor === call.interactionId;
+    dialButton.disabled = dialling;
+    if (dial) dialButton.textContent = dialling ? `Dialling ${dial.number}…` : `Dial ${dial.number}`;
   } else {
     banner.dataset.state = "idle";
     delete banner.dataset.interactionId;
@@ -592,8 +635,51 @@ function render() {
   renderTelephony();
   $("relate").disabled = !call;
   $("wrap").disabled = !call || !!wrapPendingRef;
+  $("wrap-submit").disabled = !call || !!wrapPendingRef;
   renderWrapCodes();
   nameRecords();
+  renderCallChange(call);
+}
+
+// renderCallChange follows a call arriving or being wrapped: the relate
+// choice of the last call is forgotten, an error about it goes, and focus
+// that the change takes away (the focused Ready button is disabled once the
+// agent is on the call, the wrap form after a wrap) moves somewhere
+// meaningful. The state that disables a control may come a message after
+// the call, so the move waits, for this call, until focus is lost.
+function renderCallChange(call) {
+  const callId = call ? call.interactionId : "";
+  if (errorScope.outlived(callId)) clearError();
+  if (callId !== renderedCallId) {
+    const before = renderedCallId;
+    renderedCallId = callId;
+    relateCommitter.reset();
+    focusAfter = callId ? "call" : before && session.lastEnded ? "wrapped" : "";
+  }
+  const dialShown = !$("call-dial").hidden && !$("call-dial").disabled;
+  if (focusAfter === "dial") {
+    // Focus went to the banner before the preview's Dial was shown.
+    if (!dialShown) return;
+    focusAfter = "";
+    if (document.activeElement === $("call-banner") || focusLost()) $("call-dial").focus();
+    return;
+  }
+  if (!focusAfter || !focusLost()) return;
+  const target =
+    focusAfter === "call"
+      ? focusTarget("call", { previewDial: dialShown })
+      : focusTarget("wrapped", { stateToggleEnabled: !$("state-toggle").disabled && !$("state-toggle").hidden });
+  focusAfter = target === "call-banner" && call && (call.callType === "preview" || call.state === "previewing") ? "dial" : "";
+  $(target).focus();
+}
+
+// focusLost tells whether the agent was in the widget and its focus went
+// away with what it was on; focus in the CRM page around the widget is never
+// taken.
+function focusLost() {
+  if (!loggedIn || !document.hasFocus()) return false;
+  const el = document.activeElement;
+  return !el || el === document.body || el.disabled || el.closest("[hidden]") !== null || el.closest("fieldset:disabled") !== null;
 }
 
 function endWrapPending() {
@@ -609,42 +695,81 @@ function onStateToggle() {
   sendUser({ type: "state", state: target, reason: "" }, target === "Paused" ? "Pause" : "Ready");
 }
 
+// onPreviewDial dials the preview once: the button is disabled while the
+// dial is on its way (a double click would otherwise send two), until the
+// call moves on or the dial is refused.
 function onPreviewDial() {
-  const dial = core.previewDialMessage(session.call);
-  if (dial) placeCall(dial);
+  const call = session.call;
+  const dial = core.previewDialMessage(call);
+  if (!dial || dialPendingFor === call.interactionId) return;
+  dialPendingFor = call.interactionId;
+  const ref = placeCall(dial, endDialPending);
+  if (ref === "") endDialPending();
+  else if (typeof ref === "string") dialPendingRef = ref;
+  render();
+}
+
+function endDialPending() {
+  dialPendingFor = "";
+  dialPendingRef = "";
+  render();
 }
 
 // placeCall dials through the browser provider when there is one (the
-// softphone, ipSCAPE's adaptor), else asks the server's provider.
-function placeCall(dial) {
+// softphone, ipSCAPE's adaptor), else asks the server's provider. It
+// returns the message's ref ("" when it could not be sent), or nothing for
+// the provider, which calls failed when the dial fails.
+function placeCall(dial, failed = () => {}) {
   if (provider) {
-    provider.dial(dial.number).catch((err) => showError(`Dial ${dial.number}: ${err.message || err}`));
-    return;
+    provider.dial(dial.number).catch((err) => {
+      actionError(`Dial ${dial.number}: ${err.message || err}`);
+      failed();
+    });
+    return undefined;
   }
-  sendUser(dial, `Dial ${dial.number}`);
+  return sendUser(dial, `Dial ${dial.number}`);
 }
 
+// A relate is a CRM write: browsing the box with the arrow keys must not
+// relate the call to every record on the way (agentui.RelateCommitter).
 function onRelateChange(event) {
   const sel = event.target;
   try {
     if (!session.relations.select(sel.dataset.box, sel.value)) return;
   } catch (err) {
-    showError(err.message);
+    actionError(err.message);
     return;
   }
-  if (session.call) sendUser(session.relateMessage(), "Relate");
+  relateCommitter.changed();
+  render();
+}
+
+function showWrapError(text) {
+  const el = $("wrap-error");
+  el.textContent = text;
+  el.hidden = !text;
+  if (text) $("wrap-code").setAttribute("aria-invalid", "true");
+  else $("wrap-code").removeAttribute("aria-invalid");
 }
 
 function onWrap(event) {
   event.preventDefault();
+  // The choice the agent just made goes before the wrap that completes the
+  // activity.
+  relateCommitter.commit();
+  if (session.call && !$("wrap-code").value) {
+    showWrapError("Choose a wrap code.");
+    $("wrap-code").focus();
+    return;
+  }
   let msg;
   try {
     msg = session.wrapMessage($("wrap-code").value, $("wrap-notes").value);
   } catch (err) {
-    showError(err.message);
-    $("wrap-code").focus();
+    actionError(err.message);
     return;
   }
+  showWrapError("");
   const ref = sendUser(msg, "Wrap");
   if (!ref) return;
   wrapPendingRef = ref;
@@ -727,7 +852,7 @@ function eventReply(msg) {
   if (!r) return false;
   saveEvents();
   if (r.refused) {
-    showError(`ctibridge refused the ${r.refused.type} of call ${(r.refused.interaction && r.refused.interaction.agentInteractionId) || ""}: ${r.message}`);
+    actionError(`ctibridge refused the ${r.refused.type} of call ${(r.refused.interaction && r.refused.interaction.agentInteractionId) || ""}: ${r.message}`);
   } else if (r.retry && !eventRetryTimer) {
     eventRetryTimer = setTimeout(() => {
       eventRetryTimer = null;
@@ -855,7 +980,7 @@ function relateFromProvider({ box, value }) {
   try {
     if (!session.relations.select(box, value)) return;
   } catch (err) {
-    showError(err.message);
+    actionError(err.message);
     return;
   }
   render();
@@ -902,8 +1027,16 @@ $("logout").addEventListener("click", () => {
 $("error-dismiss").addEventListener("click", clearError);
 $("state-toggle").addEventListener("click", onStateToggle);
 $("call-dial").addEventListener("click", onPreviewDial);
-$("select-person").addEventListener("change", onRelateChange);
-$("select-organisation").addEventListener("change", onRelateChange);
+for (const id of ["select-person", "select-organisation"]) {
+  $(id).addEventListener("change", onRelateChange);
+  $(id).addEventListener("blur", () => relateCommitter.commit());
+  $(id).addEventListener("keydown", (e) => {
+    if (e.key === "Enter") relateCommitter.commit();
+  });
+}
+$("wrap-code").addEventListener("change", () => {
+  if ($("wrap-code").value) showWrapError("");
+});
 $("wrap-form").addEventListener("submit", onWrap);
 setInterval(() => {
   if (session.call) text("call-timer", session.callTimer());
