@@ -279,8 +279,14 @@ func TestWidgetForKeyboardZoomAndScreenReaders(t *testing.T) {
 
 	t.Run("an error about a call goes when the call is wrapped", func(t *testing.T) {
 		b := b.with(t)
-		id := b.placeCall("inbound-single")
+		// A double click on a call button places one call, and the page
+		// says nothing about a refused second one.
+		eval[bool](b, `(() => { const c = document.querySelector('#call-buttons button[data-scenario="inbound-single"]'); c.click(); c.click(); return true; })()`)
+		b.waitFor("the host page to place the call", `document.getElementById("current-call").dataset.interactionId !== ""`)
+		id := eval[string](b, `document.getElementById("current-call").dataset.interactionId`)
 		defer endCallIfFailed(t, d, agent(t).ID, id)
+		b.waitFor("the widget to show call "+id, widgetJS(fmt.Sprintf(`w.getElementById("call-banner").dataset.interactionId === %q`, id)))
+		b.expect("the placing status, not a refusal", `document.getElementById("demo-status").textContent.startsWith("Call ")`)
 		b.waitPop("record")
 		b.waitConnected()
 		// A click-to-dial on the open record while on the call: the

@@ -405,7 +405,7 @@ func TestDemoCalls(t *testing.T) {
 			relatePerson: &henry, relateAccount: &harbour,
 			wrapCode: "3", regarding: &henry, stateCode: stateCompleted, statusCode: phoneCallReceived},
 		{name: "inbound with no match opens the prefilled new contact form", scenario: "inbound-none", pop: "new",
-			prefillField: "telephone1", prefillPattern: unknownCaller,
+			prefillField: "telephone1", prefillPattern: unknownCaller, whilePresented: createsTheNewContactWithItsName,
 			wrapCode: "4", stateCode: stateCompleted, statusCode: phoneCallReceived},
 		{name: "outbound opens the campaign lead", scenario: "outbound-lead", pop: "record", record: &priya, lead: &priya,
 			wrapCode: "2", regarding: &priya, stateCode: stateCompleted, statusCode: phoneCallMade},
@@ -624,4 +624,23 @@ func checkParty(t *testing.T, pc activity, want sandbox.DemoRecord) {
 		}
 	}
 	t.Errorf("phone call %s: parties %+v do not include %s %s (%s)", pc.InteractionID, pc.Parties, want.Entity, want.ID, want.Name)
+}
+
+// createsTheNewContactWithItsName fills in the new-contact form as a new
+// user would and saves it: Dataverse computes a contact's full name from its
+// first and last name, which the form asks for, so the contact keeps it.
+func createsTheNewContactWithItsName(t *testing.T, r *demoRun, _ string) {
+	b := r.b.with(t)
+	if eval[bool](b, `document.getElementById("field-fullname") !== null`) {
+		t.Error("the new contact form offers a full name, which Dataverse computes and would drop")
+	}
+	eval[bool](b, `(() => {
+		const set = (id, v) => { const i = document.getElementById(id); i.value = v; i.dispatchEvent(new Event("input", {bubbles: true})); };
+		set("field-firstname", "Zara");
+		set("field-lastname", "Newcomer");
+		document.getElementById("new-save").click();
+		return true;
+	})()`)
+	b.waitFor("the new contact opened with its name", `(p => p.dataset.view === "record" && p.dataset.entity === "contact" && `+
+		`document.getElementById("record-title").textContent === "Zara Newcomer")(document.getElementById("record-pane"))`)
 }

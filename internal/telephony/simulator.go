@@ -657,6 +657,11 @@ type CallStatus struct {
 	Number   string `json:"number"`
 	LeadName string `json:"leadName,omitempty"`
 	WrapCode string `json:"wrapCode,omitempty"`
+	// DueInMs is how long until the simulator takes the call's next step
+	// by itself (Timing): a preview is dialled, a ringing call connects,
+	// the customer hangs up, an unwrapped call is wrapped with the auto-wrap
+	// code. 0 when the step waits for a command.
+	DueInMs int64 `json:"dueInMs,omitempty"`
 }
 
 // AgentCalls returns the agent's call in progress (nil when it has none)
@@ -689,6 +694,9 @@ func statusOf(c *simCall) *CallStatus {
 	}
 	if lead := c.data.LeadData; lead != nil {
 		st.LeadName = lead.Name
+	}
+	if !c.due.IsZero() {
+		st.DueInMs = max(1, time.Until(c.due).Milliseconds())
 	}
 	return st
 }

@@ -996,3 +996,18 @@ func TestSimulatorNewNumberGivesEachCallItsOwn(t *testing.T) {
 		t.Errorf("call %s of another scenario has %+v, want one of its own numbers %v", id, call, testNumbers["single"])
 	}
 }
+
+// The demo page counts down to the simulator's own steps: the status says
+// when the next one is due.
+func TestSimulatorCallStatusSaysWhenTheNextStepIsDue(t *testing.T) {
+	opts := testSimOptions()
+	opts.Timing = Timing{TalkTime: time.Hour}
+	s, _, _ := startSimulator(t, opts)
+	if _, err := s.PlaceCall(context.Background(), "1042", interaction.CallInbound, "single"); err != nil {
+		t.Fatal(err)
+	}
+	call, _ := s.AgentCalls("1042")
+	if call == nil || call.Phase != PhaseConnected || call.DueInMs <= 59*60*1000 || call.DueInMs > 60*60*1000 {
+		t.Fatalf("the connected call's status is %+v, want the hang-up due in about an hour", call)
+	}
+}

@@ -13,8 +13,9 @@
 //                   #search-results tbody tr[data-id][data-entity] (click opens the record)
 //     new view:     #new-title  #new-form  .field[data-field=COLUMN] > #field-COLUMN  #new-save
 //     any form:     #form-error
-//   #agent-select  #agent-hint  #call-type (inbound|outbound|preview|manual)
-//   #call-buttons button[data-scenario][data-call-type] (data-call-type "" = the #call-type choice)
+//   #agent-select  #agent-hint
+//   #call-buttons button[data-scenario][data-call-type] (each button places its own call type; a
+//     scenario without one is an inbound call), disabled while its call is being placed
 //   #current-call[data-interaction-id][data-phase=previewing|alerting|connected|wrapping]
 //     #current-call-text  #last-call (how the agent's last call ended: wrapped or skipped)
 //   #hangup  #demo-status
@@ -28,7 +29,7 @@
 // Settings come from GET /demo/api/settings:
 //   {entities: [{name, plural, key, columns, type}], agents: [{id, pin}],
 //    scenarios: the simulator's scenario names ("single", "several", "none", ...),
-//               placed with the #call-type choice, or {id, label, callType} objects,
+//               placed as inbound calls, or {id, label, callType} objects,
 //    fields?: {callDispositionField, agentInteractionId}, customParams?,
 //    sip?: {phone, server, domain} when the calls come from the customer phone page}
 // Calls: POST /demo/api/calls {agentId, callType, scenario} → {interactionId, ...};
@@ -39,7 +40,7 @@
 import {
   PROTOCOL, WebAPI, createCIFHost, errorReply, entitySet, entityKey, entityNameColumn, cleanId,
   pageURL, isPhoneField, isFlagField, formColumns, recordFromForm, normalizeScenarios, activityRows,
-  activityQueries, humanize, columnLabel, callPanel,
+  activityQueries, humanize, columnLabel, callPanel, newRecordForm,
 } from "./host.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -190,10 +191,10 @@ function fieldInput(entity, col, value, { forNew = false } = {}) {
   if (isFlagField(col)) {
     const box = el("input", { type: "checkbox", id, name: col });
     box.checked = value === true || value === "true";
-    return el("div", { class: "field flag", dataset: { field: col } }, box, el("label", { for: id, text: columnLabel(col) }));
+    return el("div", { class: "field flag", dataset: { field: col } }, box, el("label", { for: id, text: columnLabel(col, entity) }));
   }
   const input = el("input", { id, name: col, value: value === undefined || value === null ? "" : String(value), autocomplete: "off" });
-  const row = el("div", { class: "field", dataset: { field: col } }, el("label", { for: id, text: columnLabel(col) }));
+  const row = el("div", { class: "field", dataset: { field: col } }, el("label", { for: id, text: columnLabel(col, entity) }));
   if (!forNew && isPhoneField(col, value)) {
     const link = el("a", {
       href: `tel:${value}`,
@@ -311,7 +312,7 @@ function showSearch(entity, text, rows) {
     body.append(tr);
   }
   const table = el("table", { id: "search-results", class: "grid" },
-    el("thead", {}, el("tr", {}, cols.map((c) => el("th", { scope: "col", text: columnLabel(c) })))), body);
+    el("thead", {}, el("tr", {}, cols.map((c) => el("th", { scope: "col", text: columnLabel(c, entity) })))), body);
   setView("search", { entity });
   pane.replaceChildren(
     el("div", { class: "pane-head" },
@@ -324,14 +325,13 @@ function showSearch(entity, text, rows) {
   navigate({ pageType: "search", entity, id: "", searchText: text || "" });
 }
 
+// showNewForm opens the new-record form, prefilled. A contact's or lead's
+// full name is computed from first and last name (newRecordForm), so the
+// form asks for those: a name typed in a full-name box would be lost.
 function showNewForm(entity, params) {
-  const def = (settings.entities || []).find((e) => e.name === entity);
-  const cols = [];
-  for (const c of (def && def.columns) || []) if (!cols.includes(c)) cols.push(c);
-  for (const c of Object.keys(params || {})) if (!cols.includes(c)) cols.push(c);
-  if (!cols.includes(entityNameColumn(settings, entity))) cols.unshift(entityNameColumn(settings, entity));
+  const { columns, values } = newRecordForm(settings, entity, params);
   const form = el("form", { id: "new-form", class: "form", novalidate: true });
-  for (const c of cols) form.append(fieldInput(entity, c, params ? params[c] : undefined, { forNew: true }));
+  for (const c of columns) form.append(fieldInput(entity, c, values[c], { forNew: true }));
   const err = el("p", { id: "form-error", class: "error", role: "alert" });
   const save = el("button", { id: "new-save", class: "primary", type: "submit", text: "Save" });
   form.append(el("div", { class: "form-actions" }, save), err);
@@ -390,15 +390,14 @@ function renderControls() {
   const buttons = $("call-buttons");
   const scenarios = normalizeScenarios(settings.scenarios);
   buttons.replaceChildren(...scenarios.map((s) =>
-    el("button", { type: "button", class: "secondary", dataset: { scenario: s.id, callType: s.callType }, text: s.callType ? `${s.label} (${s.callType})` : s.label,
-      onclick: () => placeCall({ ...s, callType: s.callType || $("call-type").value }) })));
+    el("button", { type: "button", class: "secondary", dataset: { scenario: s.id, callType: s.callType || "inbound" }, text: s.label,
+      onclick: (e) => placeCall({ ...s, callType: s.callType || "inbound" }, e.currentTarget) })));
   if (settings.sip) {
     // Real SIP calls: the customer phone places them, the widget shows them.
     $("tel-title").textContent = "SIP telephony";
     $("sip-phone").hidden = false;
     $("phone-link").href = settings.sip.phone;
-    for (const id of ["call-type", "call-buttons", "current-call", "hangup"]) $(id).hidden = true;
-    document.querySelector('label[for="call-type"]').hidden = true;
+    for (const id of ["call-buttons", "current-call", "hangup"]) $(id).hidden = true;
   } else if (scenarios.length === 0) buttons.append(el("p", { class: "hint", text: "The demo server lists no call scenarios." }));
 
   $("entity-nav").replaceChildren(...(settings.entities || []).map((e) =>
@@ -436,12 +435,15 @@ async function refreshCall() {
   }
 }
 
-async function placeCall(scenario) {
+// placeCall places the scenario's call; its button is disabled until the
+// server answers, so a double click places one call, not a refused second.
+async function placeCall(scenario, button) {
   const agentId = selectedAgent();
   if (!agentId) {
     status("Choose an agent first.", true);
     return;
   }
+  if (button) button.disabled = true;
   status(`Placing “${scenario.label}” for agent ${agentId}…`);
   try {
     const res = await fetch("/demo/api/calls", {
@@ -466,12 +468,15 @@ async function placeCall(scenario) {
     status(interactionId ? `Call ${interactionId} presented to agent ${agentId}.` : "Call placed, but the server returned no interactionId.", !interactionId);
   } catch (err) {
     status(`The call was not placed: ${err.message}`, true);
+  } finally {
+    if (button) button.disabled = false;
   }
 }
 
 async function hangUp() {
   const id = callPanel(callView).interactionId;
   if (!id) return;
+  $("hangup").disabled = true; // until the next poll: one hang-up per click
   status(`Hanging up ${id}…`);
   try {
     const res = await fetch(`/demo/api/calls/${encodeURIComponent(id)}/hangup`, { method: "POST", headers: { Accept: "application/json" } });

@@ -211,10 +211,69 @@ const COLUMN_LABELS = {
   description: "Description",
 };
 
-/** The form label of a column: Dynamics' display name for common columns,
- * else the logical name made readable. */
-export function columnLabel(col) {
-  return COLUMN_LABELS[col] || humanize(String(col).replace(/^new_/, ""));
+// Where a table's form names a column otherwise (an account's telephone1 is
+// its main phone, not a business phone; it has no home phone).
+const ENTITY_COLUMN_LABELS = {
+  account: { telephone1: "Main phone", telephone2: "Other phone", telephone3: "Telephone 3", name: "Account name" },
+  lead: { companyname: "Company name" },
+};
+
+Object.assign(COLUMN_LABELS, {
+  companyname: "Company name",
+  websiteurl: "Website",
+  address1_city: "City",
+  address1_line1: "Street",
+  address1_postalcode: "Postal code",
+  address1_country: "Country",
+  emailaddress2: "Email address 2",
+});
+
+/** The form label of a column: Dynamics' display name for common columns
+ * (of entity's table when it names it otherwise), else the logical name
+ * made readable. */
+export function columnLabel(col, entity = "") {
+  const own = ENTITY_COLUMN_LABELS[entity];
+  return (own && own[col]) || COLUMN_LABELS[col] || humanize(String(col).replace(/^new_/, ""));
+}
+
+// Tables whose fullname Dataverse computes from firstname and lastname: a
+// form cannot write it, so it offers first and last name instead.
+const COMPUTED_FULLNAME = new Set(["contact", "lead"]);
+
+/**
+ * The new-record form's columns and values for entity, prefilled with
+ * params: the entity's columns, then those params add. A contact's or a
+ * lead's full name is computed from its first and last name, so the form
+ * offers those two in its place, and a prefilled full name is split between
+ * them (the last word is the last name).
+ * @returns {{columns: string[], values: object}}
+ */
+export function newRecordForm(settings, entity, params = {}) {
+  const values = { ...(params || {}) };
+  const columns = [];
+  const add = (c) => {
+    if (!columns.includes(c)) columns.push(c);
+  };
+  const nameCol = entityNameColumn(settings, entity);
+  const def = entityDef(settings, entity);
+  add(nameCol);
+  for (const c of (def && def.columns) || []) add(c);
+  for (const c of Object.keys(values)) add(c);
+  if (!COMPUTED_FULLNAME.has(entity)) return { columns, values };
+  const at = columns.indexOf("fullname");
+  if (at < 0) return { columns, values };
+  columns.splice(at, 1, "firstname", "lastname");
+  const full = String(values.fullname || "").trim();
+  delete values.fullname;
+  if (full && values.firstname === undefined && values.lastname === undefined) {
+    const cut = full.lastIndexOf(" ");
+    if (cut < 0) values.lastname = full;
+    else {
+      values.firstname = full.slice(0, cut).trim();
+      values.lastname = full.slice(cut + 1);
+    }
+  }
+  return { columns: columns.filter((c, i) => columns.indexOf(c) === i), values };
 }
 
 /** Humanises a scenario id: "inbound-single-match" → "Inbound single match". */
@@ -278,6 +337,8 @@ export function callPanel(view, labels = new Map()) {
     if (call.leadName) parts.push(call.leadName);
     if (call.number) parts.push(call.number);
     parts.push(PHASE_LABELS[call.phase] || humanize(call.phase || ""));
+    const due = dueText(call);
+    if (due) parts.push(due);
     out.interactionId = call.interactionId;
     out.phase = call.phase || "";
     out.text = parts.filter(Boolean).join(" · ");
@@ -292,6 +353,25 @@ export function callPanel(view, labels = new Map()) {
       : `Call ${last.interactionId} wrapped${code}.`;
   }
   return out;
+}
+
+// What the simulator does by itself when a phase's time runs out (demo
+// --ring-time, --talk-time, --wrap-time).
+const DUE_STEPS = {
+  previewing: "dialled automatically",
+  alerting: "connects",
+  connected: "customer hangs up",
+  wrapping: "auto-wrap",
+};
+
+/** The countdown to the simulator's next step of the call, "" for none:
+ * "customer hangs up in 0:42". */
+export function dueText(call) {
+  const ms = Number(call && call.dueInMs);
+  const step = call && DUE_STEPS[call.phase];
+  if (!step || !(ms > 0)) return "";
+  const secs = Math.ceil(ms / 1000);
+  return `${step} in ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
 }
 
 /** Activity state names by statecode. */

@@ -9,7 +9,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
   API_BASE, ODATA_HEADERS, WebAPI, WebAPIError, createCIFHost, stripSearch, textSearchQuery, entitySet,
-  entityKey, entityNameColumn, idFromEntityIdHeader, pageURL, isPhoneField, formColumns, recordFromForm, columnLabel,
+  entityKey, entityNameColumn, idFromEntityIdHeader, pageURL, isPhoneField, formColumns, recordFromForm, columnLabel, newRecordForm, dueText,
   normalizeScenarios, activityRows, activityQueries, odataLiteral, cleanId, errorReply, callPanel,
 } from "./host.mjs";
 
@@ -328,6 +328,27 @@ describe("page helpers", () => {
     ));
   const labels = [["telephone1", "Business phone"], ["donotphone", "Do not allow phone calls"], ["new_wrapcode", "Wrapcode"], ["jobtitle", "Job title"]];
   for (const [col, want] of labels) test(`columnLabel ${col}`, () => assert.equal(columnLabel(col), want));
+  const entityLabels = [
+    ["account", "telephone1", "Main phone"],
+    ["account", "telephone2", "Other phone"],
+    ["lead", "companyname", "Company name"],
+    ["contact", "telephone2", "Home phone"],
+  ];
+  for (const [entity, col, want] of entityLabels) test(`columnLabel ${col} of ${entity}`, () => assert.equal(columnLabel(col, entity), want));
+  test("newRecordForm offers a contact first and last name, not the full name Dataverse computes", () => {
+    const form = newRecordForm(SETTINGS, "contact", { telephone1: "(02) 9999 1234" });
+    assert.ok(!form.columns.includes("fullname"), `columns ${form.columns}`);
+    assert.deepEqual(form.columns.slice(0, 2), ["firstname", "lastname"]);
+    assert.deepEqual(form.values, { telephone1: "(02) 9999 1234" });
+  });
+  test("newRecordForm splits a prefilled full name", () => {
+    assert.deepEqual(newRecordForm(SETTINGS, "contact", { fullname: "Zara  van Newcomer" }).values, { firstname: "Zara  van", lastname: "Newcomer" });
+    assert.deepEqual(newRecordForm(SETTINGS, "contact", { fullname: "Cher" }).values, { lastname: "Cher" });
+  });
+  test("newRecordForm keeps an account's name", () => {
+    const form = newRecordForm(SETTINGS, "account", {});
+    assert.equal(form.columns[0], "name");
+  });
   test("recordFromForm leaves out empty text on create, nulls it on update", () => {
     assert.deepEqual(recordFromForm({ fullname: "J", telephone1: "", donotphone: false }), { fullname: "J", donotphone: false });
     assert.deepEqual(recordFromForm({ fullname: "J", telephone1: "" }, { update: true }), { fullname: "J", telephone1: null });
@@ -430,4 +451,14 @@ describe("callPanel", () => {
     },
   ];
   for (const c of cases) test(c.name, () => assert.deepEqual(callPanel(c.view, labels), c.want));
+});
+
+describe("dueText", () => {
+  const cases = [
+    { name: "talk time", call: { phase: "connected", dueInMs: 42001 }, want: "customer hangs up in 0:43" },
+    { name: "wrap time", call: { phase: "wrapping", dueInMs: 180000 }, want: "auto-wrap in 3:00" },
+    { name: "waits for the agent", call: { phase: "connected" }, want: "" },
+    { name: "no call", call: null, want: "" },
+  ];
+  for (const c of cases) test(c.name, () => assert.equal(dueText(c.call), c.want));
 });
