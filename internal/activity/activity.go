@@ -26,10 +26,10 @@ type Op string
 
 // Write operations, as Dataverse Web API requests.
 const (
-	// OpCreate is POST /<entitySet>. Used only when no alternate key is
-	// configured; the body carries a primary key derived from the
-	// interaction (RecordID), so a create re-sent after a lost response is
-	// refused as a duplicate (412) rather than making a second record.
+	// OpCreate is POST /<entitySet>. The body carries a primary key derived
+	// from the interaction (RecordID), so a create re-sent after a lost
+	// response is refused as a duplicate (412) rather than making a second
+	// record; the executor then reads the record to confirm it is there.
 	OpCreate Op = "create"
 	// OpUpdate is PATCH /<entitySet>(<target>) with If-Match: *, so it never
 	// creates a record: updating a record that does not exist is an error,
@@ -37,7 +37,9 @@ const (
 	OpUpdate Op = "update"
 	// OpUpsert is PATCH /<entitySet>(<keyColumn>='<keyValue>') without
 	// preconditions: it creates the record the first time and updates the
-	// same record on every retry.
+	// same record on every retry. The planner no longer plans it (a create
+	// sets parties, an upsert cannot by any documented means); executors
+	// still run upserts queued by earlier versions.
 	OpUpsert Op = "upsert"
 )
 
@@ -83,7 +85,8 @@ type Write struct {
 	// filled in; an executor uses the first it can:
 	//
 	// KeyColumn and KeyValue: an alternate key (new_agentinteractionid =
-	// "AI-1"), addressed as /phonecalls(new_agentinteractionid='AI-1').
+	// "AI-1"), addressed as /phonecalls(new_agentinteractionid='AI-1')
+	// when AddressableKey(KeyValue) says Dataverse can address it.
 	KeyColumn string `json:"keyColumn,omitempty"`
 	KeyValue  string `json:"keyValue,omitempty"`
 	// RecordID: the record's primary id, once the call knows it.
@@ -193,11 +196,6 @@ const (
 	maxPhoneNumber = 200
 	maxDescription = 2000
 )
-
-// partyEntities are the tables a phone call's From and To accept besides
-// systemuser. Other listed entities (incident, opportunity, ...) can be
-// regarding but not parties.
-var partyEntities = map[string]bool{"contact": true, "account": true, "lead": true}
 
 // lookupEntity finds a config entity by logical name.
 func lookupEntity(cfg *config.Config, name string) *config.Entity {

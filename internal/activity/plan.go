@@ -41,13 +41,13 @@ import (
 // A completed call thus costs at most two requests for its phone call: the
 // create with relations, and the update that wraps and completes.
 //
-// With fields.agentInteractionId configured the phone call and task are
-// upserted through that column as an alternate key (it must exist, with an
-// alternate key, on both tables), so retries update the record they created.
-// Without it they are plain creates whose primary key (activityid) is
-// derived from the interaction id: a create re-sent after a crash meets its
-// own record (Dataverse answers 412, which the executor takes as done), and
-// later updates address that same id.
+// The phone call and task are created (POST) with a primary key
+// (activityid) derived from the interaction id, and with the interaction id
+// in fields.agentInteractionId's column when configured: a create re-sent
+// after a crash meets its own record (Dataverse answers 412, which the
+// executor confirms with a read before taking it as done), and later
+// updates address that same id. See createOp for why a create and not an
+// upsert by the alternate key.
 func PlanTransition(cfg *config.Config, call *interaction.Call, t interaction.Transition, sel Selection) Plan {
 	if t.Duplicate || t.Stale {
 		return Plan{}
@@ -73,16 +73,16 @@ func PlanTransition(cfg *config.Config, call *interaction.Call, t interaction.Tr
 }
 
 // PlanRelate plans relating the call's records to sel, the agent's choice in
-// the widget's select boxes: the phone call's regarding and parties, and the
-// preview task's regarding.
+// the widget's select boxes: the phone call's and the preview task's
+// regarding record.
 //
 // Regarding takes one record: the person when one is chosen (a phone call is
 // with a person, and Dynamics rolls a contact's activities up to its parent
-// account), else the organisation. Both person and organisation become
-// parties of the phone call (the customer's side: From on incoming calls, To
-// on outgoing ones), so the call shows on both timelines as ipSCAPE relates
-// it to both. The parties are replaced as a whole, so pass the full
-// selection, agent included.
+// account), else the organisation. It is set through the single-valued
+// navigation property, as "Associate and disassociate table rows using the
+// Web API" documents. The parties (from, to) are set only when the activity
+// is created, the one way Microsoft documents for them: a choice made after
+// the create changes the regarding record, not the parties.
 //
 // It plans nothing for a record that does not exist yet (PlanTransition
 // carries the selection into the create), for a record already completed
@@ -98,7 +98,7 @@ func PlanRelate(cfg *config.Config, call *interaction.Call, sel Selection) Plan 
 	}
 	if hasPhoneCall(call) {
 		body := map[string]any{}
-		rel.addTo(body, phoneCallEntity)
+		rel.addRegardingTo(body, phoneCallEntity)
 		w := p.write(OpUpdate, phoneCallSet, phoneCallEntity, StepRelate, body)
 		w.IdempotencyKey += "/" + strconv.Itoa(sel.Revision)
 		p.target(&w, call.PhoneCallID, StepCreateActivity)
@@ -106,7 +106,7 @@ func PlanRelate(cfg *config.Config, call *interaction.Call, sel Selection) Plan 
 	}
 	if p.hasTask() {
 		body := map[string]any{}
-		rel.addTo(body, taskEntity)
+		rel.addRegardingTo(body, taskEntity)
 		w := p.write(OpUpdate, taskSet, taskEntity, StepRelateTask, body)
 		w.IdempotencyKey += "/" + strconv.Itoa(sel.Revision)
 		p.target(&w, call.TaskID, StepPreviewTask)
@@ -160,22 +160,29 @@ func (p *planner) write(op Op, set, entity string, step Step, body map[string]an
 		IdempotencyKey: p.call.InteractionID + "/" + string(step), Step: step}
 }
 
-// createOp is how a new record is written: upserted through the alternate
-// key when there is one, created otherwise.
+// createOp makes w a create of a record whose primary key (activityid) is
+// derived from the interaction, with the interaction id in its column when
+// fields.agentInteractionId names one.
+//
+// A create (POST) is the one operation Microsoft documents for setting an
+// activity's parties together with the record ("Create a table row",
+// "Activity tables"), which an upsert PATCH is not. The derived id makes it
+// as safe to resend as an upsert: a create re-sent after a crash or a lost
+// answer meets its own record, Dataverse refuses it as a duplicate (412),
+// and the executor confirms with a read that the record is there before
+// taking it as done. Later updates address the same id, which works for any
+// interaction id, even one an alternate key cannot address (AddressableKey):
+// KeyColumn and KeyValue name the interaction id's column and value, which
+// an executor may search by ($filter works for any value) but must address
+// by only when AddressableKey says so.
 func (p *planner) createOp(w *Write) {
-	if p.keyColumn == "" {
-		// Without an alternate key the record's primary key is chosen here,
-		// derived from the interaction: a create re-sent after a crash (its
-		// answer lost) then meets the record it made, and Dataverse refuses
-		// it as a duplicate instead of making a second activity.
-		w.Op = OpCreate
-		w.RecordID = derivedRecordID(p.call.InteractionID, w.Step)
-		w.Body[activityIDColumn] = w.RecordID
-		return
+	w.Op = OpCreate
+	w.RecordID = derivedRecordID(p.call.InteractionID, w.Step)
+	w.Body[activityIDColumn] = w.RecordID
+	if p.keyColumn != "" {
+		w.Body[p.keyColumn] = p.call.InteractionID
+		w.KeyColumn, w.KeyValue = p.keyColumn, p.call.InteractionID
 	}
-	w.Op = OpUpsert
-	w.KeyColumn, w.KeyValue = p.keyColumn, p.call.InteractionID
-	w.Body[p.keyColumn] = p.call.InteractionID
 }
 
 // target fills in every identification of the record created by createStep.
@@ -184,9 +191,17 @@ func (p *planner) target(w *Write, recordID string, createStep Step) {
 		w.KeyColumn, w.KeyValue = p.keyColumn, p.call.InteractionID
 	}
 	w.RecordID = recordID
-	if p.keyColumn == "" && recordID == "" {
+	if recordID == "" {
 		w.RecordID = derivedRecordID(p.call.InteractionID, createStep)
 	}
+}
+
+// AddressableKey reports whether Dataverse can address a record by an
+// alternate key with this value. Microsoft's "Define alternate keys using
+// Power Apps" says GET and PATCH by a key whose value contains / # < > * %
+// & : \ ? or + do not work, encoded or not.
+func AddressableKey(value string) bool {
+	return value != "" && !strings.ContainsAny(value, `/#<>*%&:\?+`)
 }
 
 // activityIDColumn is the primary key of every activity table.
@@ -238,7 +253,17 @@ func (p *planner) wrap() {
 	if hasPhoneCall(c) {
 		body := map[string]any{}
 		if field := strings.ToLower(strings.TrimSpace(opts.Fields.CallDispositionField)); field != "" && c.WrapCode != "" {
-			body[field] = c.WrapCode
+			// Written as the column's type needs (the tenant's metadata):
+			// a value Dataverse would refuse is left out, so the wrap-up
+			// and the completion in the same request still happen, and
+			// the code stays in the description.
+			var column *config.Column
+			if p.cfg.Tenant != nil {
+				column = p.cfg.Tenant.Disposition
+			}
+			if v, ok := column.DispositionValue(c.WrapCode, c.WrapDescription); ok {
+				body[field] = v
+			}
 		}
 		if d := wrapDescription(c); d != "" {
 			body["description"] = cut(d, maxDescription)

@@ -203,11 +203,13 @@ func checkGolden(t *testing.T, path string, v any) {
 func TestInboundBodies(t *testing.T) {
 	_, writes := run(t, referenceConfig(true, false), loadEvents(t, "inbound"),
 		Selection{Person: contact, Organisation: account, User: userID})
+	phoneCallID := derivedRecordID("AI-10001", StepCreateActivity)
 	want := []Write{
 		{
-			Op: OpUpsert, EntitySet: "phonecalls", Entity: "phonecall",
-			KeyColumn: "new_agentinteractionid", KeyValue: "AI-10001",
+			Op: OpCreate, EntitySet: "phonecalls", Entity: "phonecall",
+			KeyColumn: "new_agentinteractionid", KeyValue: "AI-10001", RecordID: phoneCallID,
 			Body: map[string]any{
+				"activityid":             phoneCallID,
 				"subject":                "Inbound call from +61299990000 (Support)",
 				"phonenumber":            "+61299990000",
 				"directioncode":          false,
@@ -224,7 +226,7 @@ func TestInboundBodies(t *testing.T) {
 		},
 		{
 			Op: OpUpdate, EntitySet: "phonecalls", Entity: "phonecall",
-			KeyColumn: "new_agentinteractionid", KeyValue: "AI-10001",
+			KeyColumn: "new_agentinteractionid", KeyValue: "AI-10001", RecordID: phoneCallID,
 			Body: map[string]any{
 				"new_wrapcode":          "3",
 				"description":           "Wrap: Query resolved (3)\n\nAsked when the policy renews; told 1 July.",
@@ -406,6 +408,14 @@ func TestSelectionBinding(t *testing.T) {
 	withLeadAndProject := referenceConfig(false, false)
 	withLeadAndProject.Entities["lead"] = &config.Entity{LogicalName: "lead", Plural: "leads", Key: "leadid", Type: config.EntityPerson}
 	withLeadAndProject.Entities["new_project"] = &config.Entity{LogicalName: "new_project", Plural: "new_projects", Key: "new_projectid", Type: config.EntityOrganisation}
+	// A tenant whose metadata lists lead among the phone call's party
+	// targets (Dynamics 365 Sales installed).
+	leadTenant := referenceConfig(false, false)
+	leadTenant.Entities = withLeadAndProject.Entities
+	leadTenant.Tenant = &config.Tenant{PhoneCallPartyTargets: []string{"account", "contact", "lead", "systemuser"}}
+	// A tenant whose phone calls take contacts alone.
+	contactsOnly := referenceConfig(false, false)
+	contactsOnly.Tenant = &config.Tenant{PhoneCallPartyTargets: []string{"contact"}}
 	noPlural := referenceConfig(false, false)
 	noPlural.Entities["contact"].Plural = ""
 
@@ -450,7 +460,18 @@ func TestSelectionBinding(t *testing.T) {
 			}},
 		{name: "entity not listed alone binds nothing", cfg: referenceConfig(false, false),
 			sel: Selection{Person: &RecordRef{Entity: "incident", ID: contactID}}, want: map[string]any{}},
-		{name: "listed lead is bound through leads", cfg: withLeadAndProject, sel: Selection{Person: &RecordRef{Entity: "lead", ID: leadID}},
+		{name: "listed lead is regarding, not a party, where the metadata is unknown", cfg: withLeadAndProject,
+			sel:  Selection{Person: &RecordRef{Entity: "lead", ID: leadID}},
+			want: map[string]any{"regardingobjectid_lead_phonecall@odata.bind": "/leads(" + leadID + ")"}},
+		{name: "only the tenant's party targets become parties", cfg: contactsOnly,
+			sel: Selection{Person: contact, Organisation: account, User: userID},
+			want: map[string]any{
+				"regardingobjectid_contact_phonecall@odata.bind": "/contacts(" + contactID + ")",
+				"phonecall_activity_parties": []any{
+					map[string]any{"partyid_contact@odata.bind": "/contacts(" + contactID + ")", "participationtypemask": float64(2)},
+				},
+			}},
+		{name: "listed lead is a party where the tenant's metadata allows it", cfg: leadTenant, sel: Selection{Person: &RecordRef{Entity: "lead", ID: leadID}},
 			want: map[string]any{
 				"regardingobjectid_lead_phonecall@odata.bind": "/leads(" + leadID + ")",
 				"phonecall_activity_parties": []any{

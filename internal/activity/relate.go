@@ -39,6 +39,7 @@ type relations struct {
 	// customers are the parties on the customer's side.
 	customers []*binding
 	user      string // systemuserid
+	userParty bool   // systemuser is a party target here
 	incoming  bool
 }
 
@@ -56,11 +57,12 @@ func (p *planner) relations(sel Selection) relations {
 		r.regarding = org
 	}
 	for _, b := range []*binding{person, org} {
-		if b != nil && partyEntities[b.entity] {
+		if b != nil && p.cfg.Tenant.PartyTarget(b.entity) {
 			r.customers = append(r.customers, b)
 		}
 	}
 	r.user, _ = normaliseGUID(sel.User)
+	r.userParty = p.cfg.Tenant.PartyTarget("systemuser")
 	return r
 }
 
@@ -69,9 +71,7 @@ func (p *planner) relations(sel Selection) relations {
 // names the single-valued navigation properties of activity tables:
 // regardingobjectid_contact_phonecall, regardingobjectid_account_task.
 func (r relations) addTo(body map[string]any, activityEntity string) {
-	if r.regarding != nil {
-		body["regardingobjectid_"+r.regarding.entity+"_"+activityEntity+"@odata.bind"] = r.regarding.uri
-	}
+	r.addRegardingTo(body, activityEntity)
 	if activityEntity != phoneCallEntity {
 		return
 	}
@@ -86,7 +86,7 @@ func (r relations) addTo(body map[string]any, activityEntity string) {
 			"participationtypemask":               float64(customerMask),
 		})
 	}
-	if r.user != "" {
+	if r.user != "" && r.userParty {
 		parties = append(parties, map[string]any{
 			"partyid_systemuser@odata.bind": "/systemusers(" + r.user + ")",
 			"participationtypemask":         float64(userMask),
@@ -94,6 +94,13 @@ func (r relations) addTo(body map[string]any, activityEntity string) {
 	}
 	if len(parties) > 0 {
 		body[partiesProperty] = parties
+	}
+}
+
+// addRegardingTo writes the regarding lookup alone.
+func (r relations) addRegardingTo(body map[string]any, activityEntity string) {
+	if r.regarding != nil {
+		body["regardingobjectid_"+r.regarding.entity+"_"+activityEntity+"@odata.bind"] = r.regarding.uri
 	}
 }
 

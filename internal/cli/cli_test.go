@@ -78,8 +78,8 @@ func TestPopPrintsTheDecisionAndTheWrites(t *testing.T) {
 	if out.ScreenPop.Rule != "screenPop.rules[1]" || out.ScreenPop.Entity != "contact" || !strings.Contains(out.ScreenPop.LookupQuery, "%2802%29%209999%200000") {
 		t.Fatalf("screen pop = %+v", out.ScreenPop)
 	}
-	if len(out.Writes) != 2 || out.Writes[0].Op != "upsert" || out.Writes[0].KeyValue != "IX-100" || out.Writes[1].Step != "wrap" {
-		t.Fatalf("writes = %+v, want the upsert then the wrap", out.Writes)
+	if len(out.Writes) != 2 || out.Writes[0].Op != "create" || out.Writes[0].KeyValue != "IX-100" || out.Writes[1].Step != "wrap" {
+		t.Fatalf("writes = %+v, want the create then the wrap", out.Writes)
 	}
 	if out.Writes[1].Body["new_wrapcode"] != "1" || out.Writes[1].Body["statecode"] != float64(1) || out.Writes[1].Body["statuscode"] != float64(4) {
 		t.Fatalf("wrap body = %v, want wrap code 1 and completed as Received", out.Writes[1].Body)

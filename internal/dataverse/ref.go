@@ -59,6 +59,9 @@ func (r Ref) path() (string, error) {
 		if r.KeyValue == "" {
 			return "", fmt.Errorf("KeyValue: empty value for alternate key %s.%s", r.EntitySet, r.KeyColumn)
 		}
+		if strings.ContainsAny(r.KeyValue, UnaddressableKeyChars) {
+			return "", fmt.Errorf("KeyValue: %q holds one of %s, which Dataverse cannot address as an alternate key value, encoded or not (Microsoft: Define alternate keys using Power Apps); address the record by its id", r.KeyValue, UnaddressableKeyChars)
+		}
 		return r.EntitySet + "(" + r.KeyColumn + "=" + escapeKeyLiteral(r.KeyValue) + ")", nil
 	default:
 		return "", fmt.Errorf("Ref %s: no record given: set ID, or KeyColumn and KeyValue", r.EntitySet)
@@ -83,6 +86,13 @@ func quoteLiteral(s string) string {
 // literal, then percent-encoded so that nothing in the value (a slash, a
 // question mark, a percent sign, a plus) can change how the path is read.
 // The quotes stay readable: a single quote is legal in a path segment.
+// UnaddressableKeyChars are the characters that make an alternate key value
+// unusable in a URL: "If the data within a column that is used in an
+// alternate key contains one of the following characters / # < > * % & : \\
+// ? + then GET or PATCH actions won't work" (Define alternate keys using
+// Power Apps, learn.microsoft.com).
+const UnaddressableKeyChars = `/#<>*%&:\?+`
+
 func escapeKeyLiteral(s string) string {
 	lit := quoteLiteral(s)
 	var b strings.Builder

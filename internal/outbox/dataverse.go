@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -17,6 +18,16 @@ import (
 // write costs, its fallbacks and reads included).
 type DataverseExecutor struct {
 	Client *dataverse.Client
+	// Log receives what the executor drops to save a write (a refused
+	// party or regarding record); nil discards it.
+	Log *slog.Logger
+}
+
+func (x DataverseExecutor) log() *slog.Logger {
+	if x.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return x.Log
 }
 
 // Execute implements Executor.
@@ -85,12 +96,36 @@ func (x DataverseExecutor) fallBack(ctx context.Context, w activity.Write, id st
 		}
 	}
 	if err != nil && w.Op != activity.OpUpdate && refusedBinding(err) {
-		if bare, stripped := withoutRelations(w); stripped {
-			// A related record that Dataverse refuses (deleted since the
-			// pop, an agent user unknown to this environment) must not cost
-			// the activity itself: create it unrelated, and the agent can
-			// still relate it from the widget.
+		// A related record that Dataverse refuses (deleted since the pop,
+		// an agent user unknown to this environment) must not cost the
+		// activity itself. The parties go first, keeping the regarding
+		// record; only when that is refused too is the activity created
+		// unrelated, and the agent can still relate it from the widget.
+		// Either way the log says what was dropped.
+		if bare, stripped := withoutParties(w); stripped {
+			x.log().Warn("Dataverse refused the activity's parties; writing it without them",
+				"write", w.IdempotencyKey, "err", err)
 			id, err = x.execute(ctx, bare)
+			w = bare
+		}
+		if err != nil && refusedBinding(err) {
+			if bare, stripped := withoutRelations(w); stripped {
+				x.log().Warn("Dataverse refused the activity's regarding record; writing it unrelated",
+					"write", w.IdempotencyKey, "err", err)
+				id, err = x.execute(ctx, bare)
+			}
+		}
+	}
+	if err != nil && w.Op == activity.OpCreate && errors.Is(err, dataverse.ErrPreconditionFailed) {
+		// A duplicate of a create whose primary key the planner chose may
+		// be this very create, sent before a crash or a lost answer: it is
+		// done only if a read finds the record, holding this interaction.
+		found, foundID, checkErr := x.createdBefore(ctx, w)
+		switch {
+		case found:
+			return foundID, nil
+		case checkErr != nil:
+			return "", checkErr
 		}
 	}
 	if err != nil {
@@ -119,8 +154,7 @@ func (x DataverseExecutor) execute(ctx context.Context, w activity.Write) (strin
 		id, _, err := x.Client.Upsert(ctx, w.EntitySet, w.KeyColumn, w.KeyValue, w.Body)
 		return id, err
 	case activity.OpCreate:
-		id, err := x.Client.Create(ctx, w.EntitySet, w.Body)
-		return createdOrDuplicate(w, id, err)
+		return x.Client.Create(ctx, w.EntitySet, w.Body)
 	case activity.OpUpdate:
 		ref, err := target(w)
 		if err != nil {
@@ -165,9 +199,6 @@ func batchRequest(w activity.Write) (dataverse.BatchRequest, error) {
 // batch's answer, as execute reads it out of a lone request's.
 func batchAnswer(w activity.Write, res dataverse.BatchResult) (string, error) {
 	if res.Err != nil {
-		if w.Op == activity.OpCreate {
-			return createdOrDuplicate(w, "", res.Err)
-		}
 		return "", res.Err
 	}
 	switch w.Op {
@@ -182,14 +213,49 @@ func batchAnswer(w activity.Write, res dataverse.BatchResult) (string, error) {
 	}
 }
 
-// createdOrDuplicate is the outcome of a create: a duplicate of a create
-// whose primary key the planner chose is this very create, sent before a
-// crash or a lost answer.
-func createdOrDuplicate(w activity.Write, id string, err error) (string, error) {
-	if w.RecordID != "" && errors.Is(err, dataverse.ErrPreconditionFailed) {
-		return w.RecordID, nil
+// createdBefore reads the record a refused create (412) names, to tell its
+// own earlier success from another record in the way. The record is w's
+// when it has w's id and, when w writes the interaction id's column, that
+// interaction id; else, when the key is addressable, the record the key
+// finds is the call's (made by an earlier version's upsert, or by the
+// widget through CIF). It returns a retryable error when the read fails
+// for a reason that passes.
+func (x DataverseExecutor) createdBefore(ctx context.Context, w activity.Write) (bool, string, error) {
+	if w.RecordID == "" {
+		return false, "", nil
 	}
-	return id, err
+	query := ""
+	if w.KeyColumn != "" {
+		query = "?$select=" + w.KeyColumn
+	}
+	rec, err := x.Client.Retrieve(ctx, w.EntitySet, w.RecordID, query)
+	switch {
+	case err == nil:
+		if w.KeyColumn == "" || fmt.Sprint(rec[w.KeyColumn]) == w.KeyValue {
+			return true, w.RecordID, nil
+		}
+		return false, "", nil
+	case isRetryable(wrapError(err)):
+		return false, "", err
+	case !errors.Is(err, dataverse.ErrNotFound) || w.KeyColumn == "" || !activity.AddressableKey(w.KeyValue):
+		return false, "", nil
+	}
+	rec, err = x.Client.RetrieveRef(ctx, dataverse.ByKey(w.EntitySet, w.KeyColumn, w.KeyValue), "?$select="+w.KeyColumn)
+	switch {
+	case err == nil:
+		if id := primaryID(rec); id != "" {
+			return true, id, nil
+		}
+	case isRetryable(wrapError(err)):
+		return false, "", err
+	}
+	return false, "", nil
+}
+
+// primaryID is an activity record's activityid.
+func primaryID(rec dataverse.Record) string {
+	id, _ := rec["activityid"].(string)
+	return id
 }
 
 func errNoKeyColumn(w activity.Write) error {
@@ -238,8 +304,12 @@ func target(w activity.Write) (dataverse.Ref, error) {
 	switch {
 	case w.RecordID != "":
 		return dataverse.ByID(w.EntitySet, w.RecordID), nil
-	case w.KeyColumn != "":
+	case w.KeyColumn != "" && activity.AddressableKey(w.KeyValue):
 		return dataverse.ByKey(w.EntitySet, w.KeyColumn, w.KeyValue), nil
+	case w.KeyColumn != "":
+		// Microsoft's alternate-key page: Dataverse cannot address a key
+		// holding / # < > * % & : \ ? or +, encoded or not.
+		return dataverse.Ref{}, fmt.Errorf("write %s: %s %q cannot address a record as an alternate key (it holds one of / # < > * %% & : \\ ? +), and the write has no record id", w.IdempotencyKey, w.KeyColumn, w.KeyValue)
 	}
 	return dataverse.Ref{}, fmt.Errorf("write %s: update has no record id or key", w.IdempotencyKey)
 }

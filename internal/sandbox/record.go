@@ -331,6 +331,10 @@ func (s *Sandbox) parseBind(t *table, navName string, nav navTarget, value any, 
 }
 
 // resolveKey reads the text between the parentheses of a record URL.
+// unaddressableKeyChars are the characters an alternate key value cannot
+// hold and still address a record.
+const unaddressableKeyChars = `/#<>*%&:\?+`
+
 func (s *Sandbox) resolveKey(t *table, key string, br *bindRef) error {
 	if id, ok := parseGUID(key); ok {
 		br.id = id
@@ -351,6 +355,12 @@ func (s *Sandbox) resolveKey(t *table, key string, br *bindRef) error {
 				return nil
 			}
 			if t.altKey != nil && name == t.altKey.name && value.quoted {
+				if strings.ContainsAny(value.text, unaddressableKeyChars) {
+					// Microsoft's "Define alternate keys using Power Apps":
+					// GET and PATCH by such a key value do not work, encoded
+					// or not. The status and message are the sandbox's own.
+					return newError(400, codeQuery, "The alternate key value '%s' of %s contains one of the characters / # < > * %% & : \\ ? +, which Dataverse cannot address by key; address the record by its id.", value.text, t.altKey.name)
+				}
 				br.keyCol = t.altKey
 				br.keyValue = value.text
 				return nil

@@ -144,7 +144,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 		if err != nil {
 			return nil, err
 		}
-		exec = outbox.DataverseExecutor{Client: srv.Dataverse}
+		exec = outbox.DataverseExecutor{Client: srv.Dataverse, Log: log.With("component", "outbox")}
 	}
 
 	var hub *agent.Hub

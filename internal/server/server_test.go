@@ -316,7 +316,7 @@ func TestWithoutServerCredentialsTheWidgetWritesThroughCIF(t *testing.T) {
 	msg := w.next("writes")
 	writes := msg["writes"].([]any)
 	first := writes[0].(map[string]any)
-	if first["op"] != "upsert" || first["entitySet"] != "phonecalls" || first["keyValue"] != "IX-M1" {
+	if first["op"] != "create" || first["entitySet"] != "phonecalls" || first["keyValue"] != "IX-M1" {
 		t.Fatalf("write sent to the widget = %v", first)
 	}
 	// Nobody else's write can be answered, and an answer ends the write.
