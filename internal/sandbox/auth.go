@@ -263,12 +263,12 @@ func (s *Sandbox) impersonate(ctx context.Context, h http.Header, callerID strin
 		if !ok {
 			return "", newError(http.StatusBadRequest, codeInvalidArgument, "The MSCRMCallerID header '%s' is not a GUID; send the systemuserid of the user to impersonate.", v)
 		}
-		user, err := s.getByID(ctx, db, s.schema.table("systemuser"), id)
+		user, err := s.getByID(ctx, db, s.sch().table("systemuser"), id)
 		if err != nil {
 			return "", err
 		}
 		if user == nil {
-			return "", errRecordNotFound(s.schema.table("systemuser"), id)
+			return "", errRecordNotFound(s.sch().table("systemuser"), id)
 		}
 		return id, nil
 	}
@@ -314,7 +314,7 @@ func (s *Sandbox) ensureUsers(ctx context.Context) error {
 	for _, a := range DemoAgents {
 		users = append(users, user{id: a.SystemUserID, first: a.FirstName, last: a.LastName, domain: a.Email, oid: a.ObjectID})
 	}
-	t := s.schema.table("systemuser")
+	t := s.sch().table("systemuser")
 	return s.inTx(ctx, func(db dbConn) error {
 		for _, u := range users {
 			existing, err := s.getByID(ctx, db, t, u.id)

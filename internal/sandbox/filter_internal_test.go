@@ -40,7 +40,7 @@ func TestMatchLike(t *testing.T) {
 }
 
 func TestTranslateFilter(t *testing.T) {
-	sch, err := newSchema([]string{"new_wrapcode"}, "new_agentinteractionid")
+	sch, err := newSchema([]string{"new_wrapcode"}, "new_agentinteractionid", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestTranslateFilter(t *testing.T) {
 }
 
 func TestTranslateFilterErrors(t *testing.T) {
-	sch, err := newSchema(nil, "")
+	sch, err := newSchema(nil, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestCompareFold(t *testing.T) {
 // TestFilterSizeLimits: long chains of one logical operator translate to
 // a shallow SQL tree, and what SQLite could not run is refused as a 400.
 func TestFilterSizeLimits(t *testing.T) {
-	sch, err := newSchema(nil, "")
+	sch, err := newSchema(nil, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func FuzzTranslateFilter(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	sch, err := newSchema([]string{"new_wrapcode"}, "new_agentinteractionid")
+	sch, err := newSchema([]string{"new_wrapcode"}, "new_agentinteractionid", nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

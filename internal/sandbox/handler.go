@@ -343,6 +343,8 @@ func (s *Sandbox) route(ctx context.Context, req *apiRequest) (*apiResponse, err
 		return nil, errQuery("A $batch request cannot contain another $batch request.")
 	case "$metadata":
 		return nil, newError(http.StatusNotImplemented, codeQuery, "The sandbox does not serve $metadata; see docs/sandbox.md for the tables and columns it supports.")
+	case "EntityDefinitions":
+		return s.serveMetadata(ctx, req, segs)
 	case "WhoAmI":
 		if req.method != http.MethodGet {
 			return nil, errMethodNotAllowed(req.method)
@@ -357,7 +359,7 @@ func (s *Sandbox) route(ctx context.Context, req *apiRequest) (*apiResponse, err
 			{"OrganizationId", organizationID},
 		})
 	}
-	t := s.schema.bySet[first.name]
+	t := s.sch().bySet[first.name]
 	if t == nil {
 		return nil, errSegmentNotFound(first.name)
 	}
@@ -413,7 +415,7 @@ func (s *Sandbox) route(ctx context.Context, req *apiRequest) (*apiResponse, err
 		if parent == nil {
 			return nil, tg.notFound()
 		}
-		child := s.schema.table(coll.child)
+		child := s.sch().table(coll.child)
 		q, err := s.parseQueryOptions(child, req.query, false)
 		if err != nil {
 			return nil, err
@@ -428,7 +430,7 @@ func (s *Sandbox) route(ctx context.Context, req *apiRequest) (*apiResponse, err
 
 func (s *Sandbox) serviceDocument(req *apiRequest) (*apiResponse, error) {
 	var sets []orderedObject
-	for _, t := range s.schema.tables {
+	for _, t := range s.sch().tables {
 		sets = append(sets, orderedObject{{"name", t.set}, {"kind", "EntitySet"}, {"url", t.set}})
 	}
 	return jsonResponse(http.StatusOK, orderedObject{{"@odata.context", req.base + "$metadata"}, {"value", sets}})

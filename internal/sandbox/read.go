@@ -97,7 +97,7 @@ func (s *Sandbox) buildOptions(t *table, opts map[string]string, single bool, al
 		}
 	}
 	if v, ok := opts["$filter"]; ok {
-		where, args, err := translateFilter(s.schema, t, alias, v)
+		where, args, err := translateFilter(s.sch(), t, alias, v)
 		if err != nil {
 			return nil, err
 		}
@@ -176,10 +176,10 @@ func (s *Sandbox) parseExpand(t *table, item string) (*expansion, error) {
 	exp := &expansion{name: name}
 	if nav, ok := t.navs[name]; ok {
 		exp.single = &nav
-		exp.target = s.schema.table(nav.target)
+		exp.target = s.sch().table(nav.target)
 	} else if coll, ok := t.collections[name]; ok {
 		exp.coll = coll
-		exp.target = s.schema.table(coll.child)
+		exp.target = s.sch().table(coll.child)
 	} else {
 		return nil, errPropertyNotFound(t, name)
 	}
@@ -478,7 +478,7 @@ func (r *renderer) name(ref lookupRef) string {
 		return n
 	}
 	name := ""
-	if t := r.s.schema.table(ref.Entity); t != nil && t.primaryName != "" {
+	if t := r.s.sch().table(ref.Entity); t != nil && t.primaryName != "" {
 		if rec, err := r.s.getByID(r.ctx, r.db, t, ref.ID); err == nil && rec != nil {
 			name, _ = rec[t.primaryName].(string)
 		}

@@ -298,11 +298,11 @@ func (s *Sandbox) parseObject(t *table, obj map[string]any, creating bool, resol
 // "/phonecalls(key='v')" or a batch "$n" reference.
 func (s *Sandbox) parseBind(t *table, navName string, nav navTarget, value any, resolve refResolver) (bindRef, error) {
 	if value == nil {
-		return bindRef{nav: navName, target: s.schema.table(nav.target), null: true}, nil
+		return bindRef{nav: navName, target: s.sch().table(nav.target), null: true}, nil
 	}
 	text, ok := value.(string)
 	if !ok {
-		return bindRef{}, errPayload(t, "The value of '%s@odata.bind' must be a string such as \"/%s(<id>)\".", navName, s.schema.table(nav.target).set)
+		return bindRef{}, errPayload(t, "The value of '%s@odata.bind' must be a string such as \"/%s(<id>)\".", navName, s.sch().table(nav.target).set)
 	}
 	ref := text
 	if strings.HasPrefix(ref, "$") && resolve != nil {
@@ -316,12 +316,12 @@ func (s *Sandbox) parseBind(t *table, navName string, nav navTarget, value any, 
 	if err != nil {
 		return bindRef{}, errPayload(t, "The value '%s' of '%s@odata.bind' is not a record URL: %v", text, navName, err)
 	}
-	target := s.schema.bySet[set]
+	target := s.sch().bySet[set]
 	if target == nil {
 		return bindRef{}, errSegmentNotFound(set)
 	}
 	if target.logical != nav.target {
-		return bindRef{}, errPayload(t, "The navigation property '%s' binds a %s, but '%s' is a %s; use %s_%s@odata.bind or a /%s(<id>) URL.", navName, nav.target, text, target.logical, strings.TrimSuffix(navName, "_"+nav.target), target.logical, s.schema.table(nav.target).set)
+		return bindRef{}, errPayload(t, "The navigation property '%s' binds a %s, but '%s' is a %s; use %s_%s@odata.bind or a /%s(<id>) URL.", navName, nav.target, text, target.logical, strings.TrimSuffix(navName, "_"+nav.target), target.logical, s.sch().table(nav.target).set)
 	}
 	br := bindRef{nav: navName, target: target}
 	if err := s.resolveKey(target, key, &br); err != nil {
@@ -376,7 +376,7 @@ func (s *Sandbox) parseParties(t *table, coll *collectionNav, value any, resolve
 	if !ok {
 		return nil, errPayload(t, "'%s' must be an array of activity party objects.", coll.name)
 	}
-	pt := s.schema.table(coll.child)
+	pt := s.sch().table(coll.child)
 	var out []partyInput
 	for i, item := range items {
 		obj, ok := item.(map[string]any)

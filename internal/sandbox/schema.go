@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -70,6 +71,8 @@ type column struct {
 	system bool
 	// altKey marks the alternate-key column: unique, case-insensitive.
 	altKey bool
+	// custom columns were added by Options.ExtraColumns or the metadata API.
+	custom bool
 }
 
 // jsonName is the property name the Web API uses for the column: lookups
@@ -160,6 +163,10 @@ type table struct {
 	// readOnlyViaAPI tables (activityparty) cannot be written directly.
 	readOnlyViaAPI bool
 	altKey         *column
+	// partyLists are the activity's party list columns (from, to): they
+	// exist only in the metadata, the parties themselves are activityparty
+	// rows.
+	partyLists []*column
 }
 
 func (t *table) column(name string) *column { return t.byName[name] }
@@ -183,10 +190,37 @@ var customColumnName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,99}$`)
 
 // extraColumn is a custom column requested through Options.ExtraColumns:
 // "name" for a string, or "name:type" with type one of string, memo, bool,
-// int, decimal, datetime, guid.
+// int, decimal, datetime, guid, or "name:choice:1=Sale,2=No sale" for a
+// choice (picklist) with its options.
 type extraColumn struct {
-	name string
-	kind kind
+	name    string
+	kind    kind
+	options map[int64]string // choice options
+	maxLen  int              // string length; 0 means the default
+}
+
+// addedColumn is a column or alternate key created through the metadata
+// API (POST EntityDefinitions(...)/Attributes or /Keys) on one table.
+type addedColumn struct {
+	table string
+	col   extraColumn
+	// key marks an alternate key on col (an existing column) rather than a
+	// new column.
+	key bool
+}
+
+// parseChoiceOptions reads "1=Sale,2=No sale".
+func parseChoiceOptions(text string) (map[int64]string, error) {
+	out := map[int64]string{}
+	for _, item := range strings.Split(text, ",") {
+		v, label, ok := strings.Cut(strings.TrimSpace(item), "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if !ok || err != nil || strings.TrimSpace(label) == "" {
+			return nil, fmt.Errorf("option %q is not value=Label", item)
+		}
+		out[n] = strings.TrimSpace(label)
+	}
+	return out, nil
 }
 
 func parseExtraColumns(specs []string, altKey string) ([]extraColumn, error) {
@@ -194,6 +228,7 @@ func parseExtraColumns(specs []string, altKey string) ([]extraColumn, error) {
 	seen := map[string]bool{}
 	add := func(spec string, where string) error {
 		name, typ, _ := strings.Cut(strings.TrimSpace(spec), ":")
+		typ, optionText, _ := strings.Cut(typ, ":")
 		name = strings.ToLower(strings.TrimSpace(name))
 		if !customColumnName.MatchString(name) {
 			return fmt.Errorf("%s: %q is not a valid column logical name (use lower-case letters, digits and underscores, starting with a letter, e.g. new_wrapcode)", where, spec)
@@ -213,14 +248,23 @@ func parseExtraColumns(specs []string, altKey string) ([]extraColumn, error) {
 			k = kindDateTime
 		case "guid":
 			k = kindGUID
+		case "choice", "picklist":
+			k = kindPicklist
 		default:
-			return fmt.Errorf("%s: column %q has unknown type %q (use string, memo, bool, int, decimal, datetime or guid)", where, name, typ)
+			return fmt.Errorf("%s: column %q has unknown type %q (use string, memo, bool, int, decimal, datetime, guid or choice:1=Label,2=Label)", where, name, typ)
+		}
+		var options map[int64]string
+		if k == kindPicklist {
+			var err error
+			if options, err = parseChoiceOptions(optionText); err != nil {
+				return fmt.Errorf("%s: choice column %q: %v (write name:choice:1=Sale,2=No sale)", where, name, err)
+			}
 		}
 		if seen[name] {
 			return nil
 		}
 		seen[name] = true
-		out = append(out, extraColumn{name: name, kind: k})
+		out = append(out, extraColumn{name: name, kind: k, options: options})
 		return nil
 	}
 	for i, spec := range specs {
@@ -308,7 +352,7 @@ func activeInactive(enum string) *stateModel {
 
 // newSchema builds the tables of a sandbox: the built-in tables plus the
 // custom columns on phonecall and task.
-func newSchema(extraSpecs []string, altKey string) (*schema, error) {
+func newSchema(extraSpecs []string, altKey string, added []addedColumn, partyTargets []string) (*schema, error) {
 	altKey = strings.ToLower(strings.TrimSpace(altKey))
 	extras, err := parseExtraColumns(extraSpecs, altKey)
 	if err != nil {
@@ -431,22 +475,71 @@ func newSchema(extraSpecs []string, altKey string) (*schema, error) {
 		},
 	}
 
+	newColumn := func(e extraColumn) *column {
+		c := &column{name: e.name, kind: e.kind, options: e.options, maxLen: e.maxLen, creatable: true, updatable: true, custom: true}
+		switch e.kind {
+		case kindString:
+			if c.maxLen == 0 {
+				c.maxLen = 4000
+			}
+		case kindMemo:
+			if c.maxLen == 0 {
+				c.maxLen = 1048576
+			}
+		case kindInt:
+			c.minInt, c.maxInt = -2147483648, 2147483647
+		}
+		return c
+	}
 	for _, t := range []*table{phonecall, task} {
 		for _, e := range extras {
-			c := &column{name: e.name, kind: e.kind, creatable: true, updatable: true}
-			switch e.kind {
-			case kindString:
-				c.maxLen = 4000
-			case kindMemo:
-				c.maxLen = 1048576
-			case kindInt:
-				c.minInt, c.maxInt = -2147483648, 2147483647
-			}
+			c := newColumn(e)
 			if e.name == altKey {
 				c.altKey = true
 				t.altKey = c
 			}
 			t.columns = append(t.columns, c)
+		}
+	}
+	tables := map[string]*table{}
+	for _, t := range []*table{systemuser, account, contact, lead, phonecall, task, activityparty} {
+		tables[t.logical] = t
+	}
+	for _, a := range added {
+		t := tables[a.table]
+		if t == nil {
+			return nil, fmt.Errorf("metadata: no table %q", a.table)
+		}
+		if !a.key {
+			t.columns = append(t.columns, newColumn(a.col))
+			continue
+		}
+		for _, c := range t.columns {
+			if c.name == a.col.name {
+				if t.altKey != nil && t.altKey != c {
+					t.altKey.altKey = false
+				}
+				c.altKey = true
+				t.altKey = c
+			}
+		}
+	}
+	if partyTargets == nil {
+		partyTargets = []string{"account", "contact", "lead", "systemuser"}
+	}
+	partyNav := map[string]string{}
+	for _, target := range partyTargets {
+		partyNav[target] = "partyid_" + target
+	}
+	for _, c := range activityparty.columns {
+		if c.name == "partyid" {
+			c.nav = partyNav
+		}
+	}
+	for _, t := range []*table{phonecall} {
+		t.partyLists = []*column{
+			{name: "from", kind: kindLookup, nav: partyNav, creatable: true, updatable: true},
+			{name: "to", kind: kindLookup, nav: partyNav, creatable: true, updatable: true},
 		}
 	}
 

@@ -158,7 +158,7 @@ func (s *Sandbox) Seed(ctx context.Context, n int) error {
 	plan := seedPlan(n)
 	err := s.inTx(ctx, func(db dbConn) error {
 		for _, sr := range plan {
-			t := s.schema.table(sr.entity)
+			t := s.sch().table(sr.entity)
 			existing, err := s.getByID(ctx, db, t, sr.values[t.key].(string))
 			if err != nil {
 				return err
@@ -171,7 +171,7 @@ func (s *Sandbox) Seed(ctx context.Context, n int) error {
 				ch.values[k] = v
 			}
 			if sr.parent != "" {
-				ch.binds["parentcustomerid"] = bindRef{target: s.schema.table("account"), id: sr.parent}
+				ch.binds["parentcustomerid"] = bindRef{target: s.sch().table("account"), id: sr.parent}
 			}
 			if _, err := s.create(ctx, db, t, ch, actor{user: sr.owner}, "", ""); err != nil {
 				return fmt.Errorf("seeding %s %v: %w", sr.entity, sr.values[t.key], err)

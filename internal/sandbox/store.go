@@ -28,13 +28,21 @@ type Options struct {
 	// ExtraColumns are custom columns added to phonecall and task, such as
 	// the config's options.fields values (new_wrapcode). Names are
 	// lower-cased. A name is a string column (max 4000); "name:type" picks
-	// another type: string, memo, bool, int, decimal, datetime, guid.
+	// another type: string, memo, bool, int, decimal, datetime, guid, or
+	// "name:choice:1=Sale,2=No sale" for a choice column with its options.
 	ExtraColumns []string
 	// AlternateKey names a string column of phonecall and task that is an
 	// alternate key (unique, case-insensitive), addressable as
 	// /phonecalls(new_agentinteractionid='IX-1'). It is added to the extra
 	// columns if missing.
 	AlternateKey string
+	// PhoneCallPartyTargets are the tables a phone call's from and to (its
+	// activity parties) accept, as the metadata reports them; nil means
+	// account, contact, lead and systemuser (Dynamics 365 Sales).
+	PhoneCallPartyTargets []string
+	// RefuseMetadata answers reads of table definitions 403, as Dataverse
+	// answers an application user whose role lacks prvReadEntity.
+	RefuseMetadata bool
 	// RequireAuth makes /api/data demand a bearer token from the token
 	// endpoint.
 	RequireAuth bool
@@ -58,9 +66,14 @@ type Options struct {
 // Sandbox is an embedded Dataverse-compatible CRM. It is safe for
 // concurrent use.
 type Sandbox struct {
-	opts   Options
-	schema *schema
-	now    func() time.Time
+	opts Options
+	// schema is replaced, whole, when the metadata API adds a column or a
+	// key; a request works with the one it read.
+	schema atomic.Pointer[schema]
+	// schemaMu serialises metadata changes; added lists them, in order.
+	schemaMu sync.Mutex
+	added    []addedColumn
+	now      func() time.Time
 
 	// writer has a single connection: SQLite allows one writer at a time,
 	// and serializing in the pool avoids busy retries. reader serves GETs
@@ -160,17 +173,17 @@ func Open(ctx context.Context, opts Options) (*Sandbox, error) {
 	if err := registerSQLite(); err != nil {
 		return nil, fmt.Errorf("sandbox: registering SQLite collation: %w", err)
 	}
-	sch, err := newSchema(opts.ExtraColumns, opts.AlternateKey)
+	sch, err := newSchema(opts.ExtraColumns, opts.AlternateKey, nil, opts.PhoneCallPartyTargets)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	s := &Sandbox{
 		opts:   opts,
-		schema: sch,
 		now:    opts.Now,
 		faults: newFaultInjector(),
 		stats:  newStatsCounter(),
 	}
+	s.schema.Store(sch)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -230,6 +243,10 @@ func Open(ctx context.Context, opts Options) (*Sandbox, error) {
 	s.writerStmts = newStmtCache(s.writer)
 	s.readerStmts = newStmtCache(s.reader)
 
+	if err := s.loadAddedMetadata(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -271,13 +288,15 @@ func Open(ctx context.Context, opts Options) (*Sandbox, error) {
 
 // migrate creates the tables, adds columns that a newer Options asks for
 // and (re)creates the alternate-key indexes, all in one transaction.
+func (s *Sandbox) sch() *schema { return s.schema.Load() }
+
 func (s *Sandbox) migrate(ctx context.Context) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sandbox: starting schema migration: %w", err)
 	}
 	defer tx.Rollback()
-	for _, t := range s.schema.tables {
+	for _, t := range s.sch().tables {
 		for _, stmt := range t.ddl() {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("sandbox: creating table %s: %w", t.set, err)
@@ -349,7 +368,7 @@ func (s *Sandbox) migrate(ctx context.Context) error {
 // so ETags keep growing across restarts.
 func (s *Sandbox) loadVersion(ctx context.Context) error {
 	var max int64
-	for _, t := range s.schema.tables {
+	for _, t := range s.sch().tables {
 		if t.column("versionnumber") == nil {
 			continue
 		}

@@ -52,7 +52,7 @@ const deletePartiesByMaskSQL = `DELETE FROM "activityparties" WHERE "activityid"
 // holds.
 func (s *Sandbox) writerStatements() []string {
 	var out []string
-	for _, t := range s.schema.tables {
+	for _, t := range s.sch().tables {
 		out = append(out, byKeySQL(t), insertSQL(t), updateSQL(t), deleteSQL(t))
 		if t.altKey != nil {
 			out = append(out, byAltKeySQL(t))
@@ -346,7 +346,7 @@ func firstDataKey(keys []string) string {
 // regarding (8) parties Dataverse maintains itself, and the parties a
 // payload sends, which replace the earlier ones.
 func (s *Sandbox) syncParties(ctx context.Context, db dbConn, t *table, before, after record, ch *change) error {
-	pt := s.schema.table("activityparty")
+	pt := s.sch().table("activityparty")
 	id := after.id(t)
 	activity := lookupRef{ID: id, Entity: t.logical}
 	addParty := func(party lookupRef, mask int64, address any) error {
@@ -432,7 +432,7 @@ func (s *Sandbox) remove(ctx context.Context, db dbConn, t *table, rec record) e
 	}
 	version := s.nextVersion()
 	now := formatTime(s.now())
-	for _, other := range s.schema.tables {
+	for _, other := range s.sch().tables {
 		for _, c := range other.columns {
 			if c.kind != kindLookup || c.system {
 				continue
