@@ -131,15 +131,46 @@ export function prefillOf(decision) {
   return m;
 }
 
-function errorMessage(err) {
+/**
+ * The message of a failed CIF call, for the agent. CIF rejects with a JSON
+ * string such as {"message": "...", "msdyn_name": "NotifyEvent"} (Microsoft
+ * Learn, e.g. notifyEvent's errorCallback), not an Error, so err.message is
+ * undefined: the message is read from inside the string. Errors, plain
+ * objects and other strings give their own text.
+ */
+export function cifErrorMessage(err) {
   if (err == null) return "unknown error";
-  if (typeof err === "string") return err;
-  if (err.message) return err.message;
+  if (typeof err === "string") {
+    const t = err.trim();
+    if (t.startsWith("{")) {
+      try {
+        const o = JSON.parse(t);
+        if (o && typeof o === "object") return cifErrorMessage(o);
+      } catch {
+        // Not JSON after all: the string is the message.
+      }
+    }
+    return err;
+  }
+  if (typeof err === "object") {
+    const m = err.message !== undefined ? err.message : err.errorMessage;
+    if (typeof m === "string" && m !== "") return m.trim().startsWith("{") ? cifErrorMessage(m) : m;
+    if (m && typeof m === "object") return cifErrorMessage(m);
+  }
   try {
     return JSON.stringify(err);
   } catch {
     return String(err);
   }
+}
+
+const errorMessage = cifErrorMessage;
+
+/** Entities whose records CIF's searchAndOpenRecords shows on its search page
+ * when several match: "only account, contact and activity" (Microsoft
+ * Learn, searchAndOpenRecords, CIF 1.0). */
+export function cifSearchPageShows(entity) {
+  return entity === "account" || entity === "contact" || ACTIVITY_TABLES.has(entity);
 }
 
 /**
@@ -150,7 +181,11 @@ function errorMessage(err) {
  *  3. one match: searchAndOpenRecords(entity, lookupQuery, false) opens it
  *     (lookupQuery has no $search, so CIF opens the record, not a search page).
  *  4. none: addNewRecord opens the new-record form, otherwise renderSearchPage.
- *  5. several: searchAndOpenRecords(entity, query, false) opens the search page.
+ *  5. several: renderSearchPage(entity, searchText) with the decoded search
+ *     text; without one, searchAndOpenRecords(entity, lookupQuery, false)
+ *     for the entities CIF's search page lists (account, contact,
+ *     activities). For any other entity the result has picker: true and
+ *     the widget lists the matches to open (CIF would not show them).
  * A query that is nothing but $search has no lookup to count with: the search
  * page opens with the search text.
  *
@@ -201,8 +236,19 @@ export async function executePop(cif, decision, opts = {}) {
       await cif.renderSearchPage(entity, decision.searchText || "");
       return done(Outcome.SEARCH, [], 0);
     }
-    await cif.searchAndOpenRecords(entity, decision.query || decision.lookupQuery, false);
-    return done(Outcome.SEARCH, matches, records.length);
+    // Several matches. The search page gets the decoded search text, as in
+    // the no-match case (searchAndOpenRecords would take it from the
+    // query's percent-encoded $search). Without search text, CIF's own
+    // search page lists only accounts, contacts and activities; for any
+    // other entity the widget lists the matches itself (picker).
+    if (decision.searchText) {
+      await cif.renderSearchPage(entity, decision.searchText);
+    } else if (cifSearchPageShows(entity)) {
+      await cif.searchAndOpenRecords(entity, decision.lookupQuery, false);
+    }
+    const several = done(Outcome.SEARCH, matches, records.length);
+    if (!cifSearchPageShows(entity)) several.picker = true;
+    return several;
   } catch (err) {
     return done(Outcome.NONE, [], 0, `pop ${entity}: ${errorMessage(err)}`);
   }
@@ -217,6 +263,7 @@ export function describePop(result, decision) {
     case Outcome.RECORD:
       return `Opened ${result.matches[0] ? result.matches[0].name : "the matching " + entity}${time}`;
     case Outcome.SEARCH:
+      if (result.total > 1 && result.picker && !(decision && decision.searchText)) return `${result.total} ${entity} matches: choose one below${time}`;
       if (result.total > 1) return `${result.total} ${entity} matches: search page opened${time}`;
       return `No ${entity} match: search page opened${time}`;
     case Outcome.NEW:
@@ -818,7 +865,13 @@ export class WidgetSession {
   popDone(interactionId, decision, result) {
     if (this.call && this.call.interactionId === interactionId) {
       this.relations.addPopMatches(result.matches);
-      this.popOutcome = { interactionId, outcome: result.outcome, text: describePop(result, decision), error: result.error || "" };
+      this.popOutcome = {
+        interactionId,
+        outcome: result.outcome,
+        text: describePop(result, decision),
+        error: result.error || "",
+        picker: result.picker ? result.matches : null,
+      };
     }
     const msg = { type: "popResult", interactionId, outcome: result.outcome, matches: result.matches, ms: result.ms };
     if (result.error) msg.error = result.error;
@@ -862,18 +915,20 @@ export class WidgetSession {
 }
 
 /**
- * Waits for the CIF library: resolves with Microsoft.CIFramework once the
- * window event CIFInitDone fires (v2), or once the library object has existed
- * for v1GraceMs without it (a v1 library never sends CIFInitDone), or null
- * when no library appeared within timeoutMs (the widget opened outside
- * Dynamics). initDone tells whether CIFInitDone already fired before the
- * caller started listening (cifinit.js records it).
+ * Waits for the CIF library and its window event CIFInitDone, which both CIF
+ * 1.0 and 2.0 raise once their APIs may be called (Microsoft Learn,
+ * "CIFInitDone event", v1 and v2 references). Resolves {lib, problem}: lib
+ * is Microsoft.CIFramework once CIFInitDone fired, or null after timeoutMs
+ * with problem saying what is wrong for the agent: no library (the widget
+ * opened outside Dynamics), or a library that never reported ready (a
+ * Channel URL or app the channel provider does not list). initDone tells
+ * whether CIFInitDone fired before the caller started listening
+ * (cifinit.js records it). Never rejects.
  */
-export function waitForCIF(win, { timeoutMs = 15000, v1GraceMs = 5000, pollMs = 100, initDone = () => false, setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
+export function waitForCIF(win, { timeoutMs = 15000, pollMs = 100, initDone = () => false, setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
   const lib = () => (win.Microsoft && win.Microsoft.CIFramework) || null;
   return new Promise((resolve) => {
     let waited = 0;
-    let seenFor = 0;
     let timer = null;
     let finished = false;
     const finish = (v) => {
@@ -883,49 +938,26 @@ export function waitForCIF(win, { timeoutMs = 15000, v1GraceMs = 5000, pollMs = 
       win.removeEventListener("CIFInitDone", onInit);
       resolve(v);
     };
-    const onInit = () => finish(lib());
+    const onInit = () => {
+      if (lib()) finish({ lib: lib(), problem: "" });
+    };
     win.addEventListener("CIFInitDone", onInit);
     const tick = () => {
       timer = null;
-      if (initDone() && lib()) return finish(lib());
-      if (lib()) {
-        seenFor += pollMs;
-        if (seenFor >= v1GraceMs) return finish(lib());
-      } else if (waited >= timeoutMs) {
-        return finish(null);
+      if (initDone() && lib()) return finish({ lib: lib(), problem: "" });
+      if (waited >= timeoutMs) {
+        const secs = Math.round(timeoutMs / 1000);
+        return finish({
+          lib: null,
+          problem: lib()
+            ? `the CIF library loaded but did not report CIFInitDone within ${secs} s: check that the channel provider's Channel URL is this page and that it is enabled for this app, then reload`
+            : "no CIF library: open the widget inside Dynamics 365, as a channel provider's Channel URL",
+        });
       }
       waited += pollMs;
       timer = setTimer(tick, pollMs);
     };
     tick();
-  });
-}
-
-/**
- * Confirms a CIF library that never sent CIFInitDone (a v1 library, or one
- * loaded outside Dynamics): it is usable when getEnvironment answers within
- * timeoutMs. Resolves true or false, never rejects.
- */
-export function confirmCIF(lib, { timeoutMs = 5000, setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
-  return new Promise((resolve) => {
-    if (!lib || typeof lib.getEnvironment !== "function") return resolve(false);
-    const timer = setTimer(() => resolve(false), timeoutMs);
-    let p;
-    try {
-      p = Promise.resolve(lib.getEnvironment());
-    } catch {
-      p = Promise.reject(new Error("getEnvironment threw"));
-    }
-    p.then(
-      () => {
-        clearTimer(timer);
-        resolve(true);
-      },
-      () => {
-        clearTimer(timer);
-        resolve(false);
-      },
-    );
   });
 }
 

@@ -12,7 +12,7 @@ import {
   parseRecords, parseJSONResult, primaryKeyOf, nameColumn, recordsToMatches, prefillOf,
   executePop, describePop, odataLiteral, normalizeWrite, runWrite, runWrites,
   RelationChoices, parsePageURL, dialFromClickToAct, backoffDelay, formatDuration,
-  socketURLs, socketProtocols, apiURL, readSettings, loginError, callEnded, stateToggle, WidgetSession, waitForCIF, confirmCIF, CALL_STATE_LABELS, previewDialMessage,
+  socketURLs, socketProtocols, apiURL, readSettings, loginError, callEnded, stateToggle, WidgetSession, waitForCIF, cifErrorMessage, cifSearchPageShows, CALL_STATE_LABELS, previewDialMessage,
 } from "./core.mjs";
 
 const ENTITIES = [
@@ -173,10 +173,17 @@ describe("executePop", () => {
       total: 1,
     },
     {
-      name: "several matches: opens the search page with the $search query",
-      tables: { contact: [jane, john, joan] },
-      decision: decision(),
-      calls: [["searchAndOpenRecords", "contact", lookup, true], ["searchAndOpenRecords", "contact", query, false]],
+      name: "several matches: the search page opens with the decoded search text, not the encoded $search",
+      decision: decision({
+        query: "?$select=fullname,telephone1&$filter=telephone1 eq '%2B61299990000'&$search=%2B61299990000",
+        lookupQuery: "?$select=fullname,telephone1&$filter=telephone1 eq '%2B61299990000'",
+        searchText: "+61299990000",
+      }),
+      tables: { contact: [{ ...jane, telephone1: "+61299990000" }, { ...john, telephone1: "+61299990000" }, { ...joan, telephone1: "+61299990000" }] },
+      calls: [
+        ["searchAndOpenRecords", "contact", "?$select=fullname,telephone1&$filter=telephone1 eq '%2B61299990000'", true],
+        ["renderSearchPage", "contact", "+61299990000"],
+      ],
       outcome: Outcome.SEARCH,
       matches: [
         { entity: "contact", id: "c1", name: "Jane Citizen" },
@@ -186,12 +193,34 @@ describe("executePop", () => {
       total: 3,
     },
     {
-      name: "several matches without $search in the rule: the lookup query opens the search page",
+      name: "several contacts without $search in the rule: the lookup query opens CIF's search page",
       tables: { contact: [jane, john] },
       decision: decision({ query: lookup, searchText: "" }),
       calls: [["searchAndOpenRecords", "contact", lookup, true], ["searchAndOpenRecords", "contact", lookup, false]],
       outcome: Outcome.SEARCH,
       total: 2,
+    },
+    {
+      name: "several leads without $search: CIF's search page would not list them, the widget's picker does",
+      tables: { lead: [{ leadid: "l1", fullname: "Lee One", telephone1: "0299990000" }, { leadid: "l2", fullname: "Lee Two", telephone1: "0299990000" }] },
+      decision: decision({ entity: "lead", query: lookup, searchText: "" }),
+      calls: [["searchAndOpenRecords", "lead", lookup, true]],
+      outcome: Outcome.SEARCH,
+      matches: [
+        { entity: "lead", id: "l1", name: "Lee One" },
+        { entity: "lead", id: "l2", name: "Lee Two" },
+      ],
+      total: 2,
+      picker: true,
+    },
+    {
+      name: "several leads with search text: the search page opens and the picker lists them too",
+      tables: { lead: [{ leadid: "l1", fullname: "Lee One", telephone1: "0299990000" }, { leadid: "l2", fullname: "Lee Two", telephone1: "0299990000" }] },
+      decision: decision({ entity: "lead" }),
+      calls: [["searchAndOpenRecords", "lead", lookup, true], ["renderSearchPage", "lead", "0299990000"]],
+      outcome: Outcome.SEARCH,
+      total: 2,
+      picker: true,
     },
     {
       name: "no match with addNewRecord: opens the new-record form prefilled with the set values",
@@ -243,6 +272,7 @@ describe("executePop", () => {
       assert.equal(r.outcome, c.outcome);
       if (c.matches) assert.deepEqual(r.matches, c.matches);
       if (c.total !== undefined) assert.equal(r.total, c.total);
+      assert.equal(r.picker === true, !!c.picker, "picker");
       assert.equal(r.ms, 42);
       assert.equal(r.error, undefined);
     });
@@ -864,7 +894,7 @@ describe("waitForCIF", () => {
     const p = waitForCIF(f.win, { setTimer: f.setTimer, clearTimer: f.clearTimer });
     f.win.Microsoft = { CIFramework: { name: "cif" } };
     f.win.dispatch("CIFInitDone");
-    assert.deepEqual(await p, { name: "cif" });
+    assert.deepEqual(await p, { lib: { name: "cif" }, problem: "" });
     assert.equal(f.win.listeners.CIFInitDone.length, 0, "the listener is removed");
   });
 
@@ -872,48 +902,57 @@ describe("waitForCIF", () => {
     const f = fakeWindow();
     f.win.Microsoft = { CIFramework: { name: "cif" } };
     const p = waitForCIF(f.win, { setTimer: f.setTimer, clearTimer: f.clearTimer, initDone: () => true });
-    assert.deepEqual(await p, { name: "cif" });
+    assert.deepEqual(await p, { lib: { name: "cif" }, problem: "" });
   });
 
-  test("a v1 library without CIFInitDone is used after the grace time", async () => {
+  test("a library (v1 or v2) that never raises CIFInitDone is not used, and the widget says why", async () => {
     const f = fakeWindow();
     f.win.Microsoft = { CIFramework: { name: "v1" } };
-    const p = waitForCIF(f.win, { setTimer: f.setTimer, clearTimer: f.clearTimer, v1GraceMs: 300, pollMs: 100 });
+    const p = waitForCIF(f.win, { setTimer: f.setTimer, clearTimer: f.clearTimer, timeoutMs: 300, pollMs: 100 });
     let done = false;
     p.then(() => (done = true));
-    f.run(1);
+    f.run(2);
     await Promise.resolve();
-    assert.equal(done, false);
+    assert.equal(done, false, "it waits the whole timeout");
     f.run(5);
-    assert.deepEqual(await p, { name: "v1" });
+    const r = await p;
+    assert.equal(r.lib, null);
+    assert.match(r.problem, /did not report CIFInitDone within 0 s|did not report CIFInitDone/);
   });
 
-  test("resolves null when no library appears (opened outside Dynamics)", async () => {
+  test("resolves without a library when none appears (opened outside Dynamics)", async () => {
     const f = fakeWindow();
     const p = waitForCIF(f.win, { setTimer: f.setTimer, clearTimer: f.clearTimer, timeoutMs: 300, pollMs: 100 });
     f.run(10);
-    assert.equal(await p, null);
+    const r = await p;
+    assert.equal(r.lib, null);
+    assert.match(r.problem, /no CIF library: open the widget inside Dynamics 365/);
   });
 });
 
-describe("confirmCIF", () => {
-  const manualTimer = () => {
-    const t = { fire: null };
-    return { t, setTimer: (f) => ((t.fire = f), 1), clearTimer: () => (t.fire = null) };
-  };
-  test("a library whose getEnvironment answers is usable", async () => {
-    const m = manualTimer();
-    assert.equal(await confirmCIF({ getEnvironment: async () => "{}" }, m), true);
-    assert.equal(m.t.fire, null, "the timer is cleared");
+describe("cifErrorMessage", () => {
+  const cases = [
+    { name: "CIF's JSON string rejection", in: '{"message":"NotificationTemplateNotFoundError","msdyn_name":"NotifyEvent"}', want: "NotificationTemplateNotFoundError" },
+    { name: "an Error", in: new Error("Request timed out"), want: "Request timed out" },
+    { name: "an Error whose message is CIF's JSON", in: new Error('{"message":"RejectAfterClientError"}'), want: "RejectAfterClientError" },
+    { name: "a plain object", in: { errorCode: 5, message: "no such tab" }, want: "no such tab" },
+    { name: "a plain string", in: "failed", want: "failed" },
+    { name: "a JSON object without a message", in: '{"code":1}', want: '{"code":1}' },
+    { name: "nothing", in: undefined, want: "unknown error" },
+  ];
+  for (const c of cases) test(c.name, () => assert.equal(cifErrorMessage(c.in), c.want));
+
+  test("a pop whose CIF call rejects with a JSON string reports CIF's message, never undefined", async () => {
+    const cif = recordingCIF({ tables: {} });
+    cif.searchAndOpenRecords = () => Promise.reject('{"message":"Request timed out","msdyn_name":"SearchAndOpenRecords"}');
+    const r = await executePop(cif, decision(), { entities: ENTITIES });
+    assert.equal(r.error, "pop contact: Request timed out");
   });
-  test("a library that refuses (not inside Dynamics) is not", async () => {
-    assert.equal(await confirmCIF({ getEnvironment: async () => { throw new Error("not inside a host page"); } }, manualTimer()), false);
-  });
-  test("a library that never answers is given up after the timeout", async () => {
-    const m = manualTimer();
-    const p = confirmCIF({ getEnvironment: () => new Promise(() => {}) }, m);
-    m.t.fire();
-    assert.equal(await p, false);
-  });
-  test("no library", async () => assert.equal(await confirmCIF(null, manualTimer()), false));
 });
+
+describe("cifSearchPageShows", () => {
+  for (const [entity, want] of [["contact", true], ["account", true], ["phonecall", true], ["lead", false], ["new_customer", false]]) {
+    test(`${entity}: ${want}`, () => assert.equal(cifSearchPageShows(entity), want));
+  }
+});
+

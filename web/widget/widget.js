@@ -12,6 +12,7 @@
 //     #call-number #call-type #call-state #call-campaign #call-lead #call-timer
 //     #call-dial (shown while a preview is offered: dials the lead)
 //   #pop-outcome[data-outcome=record|search|new|none]
+//   #pop-picker (several matches CIF cannot list: a button per record, data-entity, data-id)
 //   #select-person #select-organisation (option value "entity:id")
 //   #select-person-text #select-organisation-text (the chosen record's full name, shown on a narrow panel)
 //   #wrap-code #wrap-error #wrap-notes  #wrap-submit (in #wrap-bar, sticky at the panel's bottom)  #call-ended-note
@@ -43,6 +44,7 @@ const pageSettings = (() => {
 const session = new core.WidgetSession({ popped: loadPopped() });
 let cif = null;
 let cifState = "waiting";
+let cifProblem = ""; // why there is no CIF library, for the agent
 let cifHandlersAdded = false;
 let clickToActOn = false;
 let lastRecord = null; // {entity, id} of the record the agent last opened
@@ -84,13 +86,13 @@ let dialPendingRef = "";
 let renderedCallId = "";
 let focusAfter = ""; // "call" or "wrapped": focus moves once it is lost
 
+// CIF 1.0 and 2.0 both raise CIFInitDone before their APIs may be called:
+// the widget waits for it, and says why when it does not come.
 const cifReady = core
   .waitForCIF(window, { initDone: () => window.__ctibridgeCIFInitDone === true })
-  .then(async (lib) => {
-    // A library that never sent CIFInitDone is a v1 library, or one loaded
-    // outside Dynamics: use it only if it answers.
-    if (lib && window.__ctibridgeCIFInitDone !== true && !(await core.confirmCIF(lib))) lib = null;
+  .then(({ lib, problem }) => {
     cif = lib;
+    cifProblem = problem;
     cifState = lib ? "ready" : "absent";
     renderCIFStatus();
     if (lib) {
@@ -418,7 +420,7 @@ async function runPop(interactionId, decision) {
   const lib = await cifReady;
   let result;
   if (!lib) {
-    result = { outcome: core.Outcome.NONE, matches: [], total: 0, ms: 0, error: "the CIF library is not available: open the widget inside Dynamics 365" };
+    result = { outcome: core.Outcome.NONE, matches: [], total: 0, ms: 0, error: `the CIF library is not available: ${cifProblem || "open the widget inside Dynamics 365"}` };
   } else {
     result = await core.executePop(lib, decision, { entities: session.settings.entities });
   }
@@ -455,7 +457,7 @@ function configureCIF() {
   const want = !!session.settings.clickToDial;
   if (want !== clickToActOn) {
     clickToActOn = want;
-    cif.setClickToAct(want).catch((err) => showError(`Click-to-dial could not be ${want ? "enabled" : "disabled"}: ${err.message}`));
+    cif.setClickToAct(want).catch((err) => showError(`Click-to-dial could not be ${want ? "enabled" : "disabled"}: ${core.cifErrorMessage(err)}`));
   }
 }
 
@@ -527,13 +529,43 @@ async function onPageNavigate(data) {
 
 // ---- rendering ----
 
+// renderPicker lists the matches of a pop that CIF cannot show on its search
+// page (several records of an entity other than account, contact or an
+// activity): each opens its record.
+let pickerKey = "";
+function renderPicker(matches) {
+  const list = $("pop-picker");
+  if (!list) return;
+  const key = JSON.stringify(matches || []);
+  if (key === pickerKey) return;
+  pickerKey = key;
+  list.replaceChildren();
+  list.hidden = !matches || matches.length === 0;
+  for (const m of matches || []) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = m.name || m.id;
+    button.dataset.entity = m.entity;
+    button.dataset.id = m.id;
+    button.addEventListener("click", () => {
+      if (!cif) return;
+      cif
+        .openForm(JSON.stringify({ entityName: m.entity, entityId: m.id }))
+        .catch((err) => showError(`Open ${m.name || m.id}: ${core.cifErrorMessage(err)}`));
+    });
+    item.append(button);
+    list.append(item);
+  }
+}
+
 function renderCIFStatus() {
   const el = $("cif-status");
   el.dataset.status = cifState;
   el.textContent = {
     waiting: "CIF: waiting for Dynamics…",
     ready: "CIF: connected to Dynamics",
-    absent: "CIF: not inside Dynamics, screen pops are off",
+    absent: `CIF: screen pops are off: ${cifProblem || "not inside Dynamics"}`,
   }[cifState];
 }
 
@@ -621,6 +653,7 @@ function render() {
   pop.dataset.outcome = po ? po.outcome : "";
   pop.classList.toggle("failed", !!(po && po.error));
   pop.textContent = po ? po.text : "";
+  renderPicker(po && po.picker);
 
   const ended = $("call-ended-note");
   if (!call && session.lastEnded) {
