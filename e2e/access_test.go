@@ -281,8 +281,10 @@ func TestWidgetForKeyboardZoomAndScreenReaders(t *testing.T) {
 		b := b.with(t)
 		// A double click on a call button places one call, and the page
 		// says nothing about a refused second one.
+		before := eval[string](b, `document.getElementById("current-call").dataset.interactionId`)
 		eval[bool](b, `(() => { const c = document.querySelector('#call-buttons button[data-scenario="inbound-single"]'); c.click(); c.click(); return true; })()`)
-		b.waitFor("the host page to place the call", `document.getElementById("current-call").dataset.interactionId !== ""`)
+		b.waitFor("the host page to place the call", fmt.Sprintf(
+			`(id => id && id !== %q)(document.getElementById("current-call").dataset.interactionId)`, before))
 		id := eval[string](b, `document.getElementById("current-call").dataset.interactionId`)
 		defer endCallIfFailed(t, d, agent(t).ID, id)
 		b.waitFor("the widget to show call "+id, widgetJS(fmt.Sprintf(`w.getElementById("call-banner").dataset.interactionId === %q`, id)))
