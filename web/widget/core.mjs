@@ -636,6 +636,26 @@ export function socketProtocols(token) {
 /** The WebSocket close code of a session ended by logout or a PIN change. */
 export const SESSION_ENDED = 4001;
 
+/**
+ * The WebSocket close code of a widget the server refused for good: with
+ * --impersonate-agents, a Dynamics user (CIF getEnvironment().userId) that
+ * is not the one its agent writes as. The reason is "refused: <code>".
+ */
+export const REFUSED = 4003;
+
+/** What the login form says after a REFUSED close with this reason. */
+export function refusalMessage(reason) {
+  const code = String(reason || "").replace(/^refused: /, "");
+  switch (code) {
+    case "wrong_dynamics_user":
+      return "You are signed in to Dynamics 365 as another user than the one this agent id writes activities as. Log in with your own agent id, or ask an administrator to check the agent's Dynamics user.";
+    case "no_dynamics_user":
+      return "This agent id has no Dynamics user to write activities as. Ask an administrator to set it (ctibridge agent dynamics-user).";
+    default:
+      return `ctibridge refused this widget (${code || "no reason given"}): log in again.`;
+  }
+}
+
 /** Resolves an API path against apiBase ("" or "/" means the page's origin). */
 export function apiURL(apiBase, path, pageHref) {
   const base = new URL(apiBase || "/", pageHref);

@@ -303,6 +303,7 @@ function connect() {
     reconnectAttempt = 0;
     setConnection("connected");
     flushEvents();
+    reportDynamicsUser();
     const queued = machineQueue;
     machineQueue = [];
     for (const m of queued) sock.send(JSON.stringify(m));
@@ -326,6 +327,10 @@ function connect() {
     if (ev.code === core.SESSION_ENDED) {
       // Logged out in another tab, or the PIN was changed.
       logout("Your session has ended: log in again.");
+      return;
+    }
+    if (ev.code === core.REFUSED) {
+      logout(core.refusalMessage(ev.reason));
       return;
     }
     setConnection("reconnecting");
@@ -466,9 +471,22 @@ function configureCIF() {
 async function loadUserId(lib) {
   try {
     const env = core.parseJSONResult(await lib.getEnvironment(), "getEnvironment");
-    if (env && typeof env.userId === "string") session.userId = env.userId;
+    if (env && typeof env.userId === "string") {
+      session.userId = env.userId;
+      reportDynamicsUser();
+    }
   } catch (err) {
     console.warn("CIF getEnvironment failed; relate goes without the agent's user id", err);
+  }
+}
+
+// reportDynamicsUser tells ctibridge, on every connection, which Dynamics
+// user this CIF session is signed in as. With --impersonate-agents the
+// server compares it with the user its agent writes as, and closes the
+// socket with REFUSED when they differ (docs/widget-protocol.md).
+function reportDynamicsUser() {
+  if (session.userId && ws && ws.readyState === WebSocket.OPEN) {
+    sendMachine({ type: "environment", userId: session.userId }, "Dynamics user");
   }
 }
 
