@@ -3,7 +3,7 @@
 // A Formatter reads a number in any common writing (+61 2 9999 0000,
 // 0299990000, (02) 9999-0000, 61299990000 as ipSCAPE sends E.164 without
 // the plus, tel: URIs, numbers with extensions) against a default region
-// and writes it in one of five formats:
+// and writes it in one of five formats, or in all its common writings:
 //
 //	local          national format for numbers of the default region's
 //	               country calling code, international format otherwise
@@ -11,6 +11,8 @@
 //	e164           +61299990000
 //	international  +61 2 9999 0000
 //	digits         local with everything but digits and a leading + removed
+//	variants       every common writing of the number in its own region
+//	               (see Variants); as one value, the local format
 //
 // Extensions are dropped: a screen pop searches for the line, not the
 // extension behind it. A number that cannot be read, or whose length is not
@@ -44,6 +46,11 @@ const (
 	FormatE164
 	FormatInternational
 	FormatDigits
+	// FormatVariants asks for every common writing of the number (see
+	// Formatter.Variants): a query template expands the comparison that
+	// holds such a value into one comparison per writing. Where one value
+	// is needed (the new-record form), it is the local format.
+	FormatVariants
 )
 
 var formatNames = [...]string{
@@ -52,11 +59,12 @@ var formatNames = [...]string{
 	FormatE164:          "e164",
 	FormatInternational: "international",
 	FormatDigits:        "digits",
+	FormatVariants:      "variants",
 }
 
 // ParseFormat reads a format name as written in a config, ignoring case.
 func ParseFormat(name string) (Format, error) {
-	for f := FormatLocal; f <= FormatDigits; f++ {
+	for f := FormatLocal; f <= FormatVariants; f++ {
 		if strings.EqualFold(name, formatNames[f]) {
 			return f, nil
 		}
@@ -66,7 +74,7 @@ func ParseFormat(name string) (Format, error) {
 
 // String returns the format's config name.
 func (f Format) String() string {
-	if f >= FormatLocal && f <= FormatDigits {
+	if f >= FormatLocal && f <= FormatVariants {
 		return formatNames[f]
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"

@@ -18,9 +18,10 @@ func TestParseFormat(t *testing.T) {
 		{name: "e164", input: "e164", want: FormatE164},
 		{name: "international", input: "international", want: FormatInternational},
 		{name: "digits", input: "digits", want: FormatDigits},
+		{name: "variants", input: "variants", want: FormatVariants},
 		{name: "upper case", input: "E164", want: FormatE164},
 		{name: "mixed case", input: "International", want: FormatInternational},
-		{name: "dotted spelling is not a format", input: "e.164", wantErr: `unknown phone format "e.164": use one of local, national, e164, international, digits`},
+		{name: "dotted spelling is not a format", input: "e.164", wantErr: `unknown phone format "e.164": use one of local, national, e164, international, digits, variants`},
 		{name: "empty", input: "", wantErr: `unknown phone format "": use one of`},
 		{name: "surrounding space is not trimmed", input: " local", wantErr: `unknown phone format " local"`},
 	}
@@ -42,7 +43,7 @@ func TestParseFormat(t *testing.T) {
 
 func TestFormatStringRoundTrips(t *testing.T) {
 	names := FormatNames()
-	if want := []string{"local", "national", "e164", "international", "digits"}; !slices.Equal(names, want) {
+	if want := []string{"local", "national", "e164", "international", "digits", "variants"}; !slices.Equal(names, want) {
 		t.Fatalf("FormatNames() = %v, want %v", names, want)
 	}
 	for _, name := range names {

@@ -218,9 +218,9 @@ func (f *Formatter) tryInternational(in *input, digits string, n *number) bool {
 func (f *Formatter) appendFormatted(b []byte, n number, format Format) []byte {
 	home := n.code == f.home.countryCode
 	switch {
-	case format == FormatNational, format == FormatLocal && home:
+	case format == FormatNational, (format == FormatLocal || format == FormatVariants) && home:
 		return f.plans.appendNSN(b, n, true)
-	case format == FormatInternational, format == FormatLocal:
+	case format == FormatInternational, format == FormatLocal, format == FormatVariants:
 		b = append(b, '+')
 		b = strconv.AppendInt(b, int64(n.code), 10)
 		b = append(b, ' ')
@@ -296,9 +296,9 @@ func withoutExtension(num *phonenumbers.PhoneNumber) *phonenumbers.PhoneNumber {
 func (f *Formatter) libraryFormat(num *phonenumbers.PhoneNumber, format Format) string {
 	home := int(num.GetCountryCode()) == f.home.countryCode
 	switch {
-	case format == FormatNational, format == FormatLocal && home:
+	case format == FormatNational, (format == FormatLocal || format == FormatVariants) && home:
 		return phonenumbers.Format(num, phonenumbers.NATIONAL)
-	case format == FormatInternational, format == FormatLocal:
+	case format == FormatInternational, format == FormatLocal, format == FormatVariants:
 		return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
 	case format == FormatDigits && home:
 		b := []byte(phonenumbers.Format(num, phonenumbers.NATIONAL))
