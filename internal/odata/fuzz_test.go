@@ -132,6 +132,7 @@ func FuzzParseTemplate(f *testing.F) {
 		"?$filter=a eq {{x}}",
 		"?$search=\"{{x}}\"",
 		"?$filter=a%20eq%20'%{{x}}'",
+		"?$filter=contains(a,'{{x}}') or '{{y}}' eq tolower(b)&$search=({{x}} OR -{{y}})",
 		"{{",
 		"}}",
 	} {
@@ -160,6 +161,23 @@ func FuzzParseTemplate(f *testing.F) {
 			if _, err := ParseQuery(out); err != nil {
 				t.Fatalf("ParseTemplate accepted %q but ParseQuery(Render(%q)) failed: %v", src, v, err)
 			}
+		}
+		// And with every placeholder taking variants, wherever the
+		// compiler lets them expand, every writing stays one literal.
+		tv, err := ParseTemplateVariants(src, tp.Names())
+		if err != nil {
+			var te *TemplateError
+			if !errors.As(err, &te) || te.Offset < 0 || te.Offset > len(src) {
+				t.Fatalf("ParseTemplateVariants(%q): %v, not a *TemplateError with an offset in the template", src, err)
+			}
+			return
+		}
+		out, _, err := tv.RenderVariants(same("x"), func(string) []string { return hostile }, MaxQueryBytes)
+		if err != nil {
+			t.Fatalf("ParseTemplateVariants accepted %q but RenderVariants failed: %v", src, err)
+		}
+		if _, err := ParseQuery(out); err != nil {
+			t.Fatalf("ParseTemplateVariants accepted %q but ParseQuery(RenderVariants) failed: %v", src, err)
 		}
 	})
 }

@@ -76,6 +76,9 @@ type Template struct {
 	// shape is the structure every rendering must have, one entry per
 	// parameter.
 	shape []paramShape
+	// sites says, per placeholder, whether and how it expands into
+	// variants (ParseTemplateVariants); nil when none does.
+	sites []variantSite
 }
 
 type paramKind uint8
@@ -94,6 +97,9 @@ type paramShape struct {
 	raw string
 	// tokens is the token sequence of a filter or search value.
 	tokens []shapeToken
+	// groups are the runs of tokens that repeat once per variant, in
+	// order (see variants.go).
+	groups []shapeGroup
 }
 
 // shapeToken is a token the rendered $filter or $search must have.
@@ -461,7 +467,7 @@ func (t *Template) Render(value func(name string) string) (string, error) {
 		b.WriteString(t.segments[i+1])
 	}
 	out := b.String()
-	if err := t.checkStructure(out); err != nil {
+	if err := t.checkStructureCounts(out, nil); err != nil {
 		return "", fmt.Errorf("odata: refusing rendered query for template %q: %w (this is a bug in ctibridge's escaping)", t.source, err)
 	}
 	return out, nil
@@ -546,7 +552,11 @@ func writeSearchTerm(b *strings.Builder, v string) {
 // checkStructure is Render's proof: it reads out as a server would and
 // compares it with the template's shape. It allocates only to decode a
 // $filter or $search value that holds percent-escapes.
-func (t *Template) checkStructure(out string) error {
+func (t *Template) checkStructure(out string) error { return t.checkStructureCounts(out, nil) }
+
+// checkStructureCounts is checkStructure for a rendering where placeholder
+// i was written counts[i] times (nil: once each).
+func (t *Template) checkStructureCounts(out string, counts []int) error {
 	rest := out
 	if t.question {
 		var ok bool
@@ -584,7 +594,11 @@ func (t *Template) checkStructure(out string) error {
 		if serr != nil {
 			return fmt.Errorf("parameter %s does not decode: %v", p.raw, serr)
 		}
-		if p.kind == paramFilter {
+		if len(p.groups) > 0 {
+			if err := matchExpanded(value, p, counts); err != nil {
+				return err
+			}
+		} else if p.kind == paramFilter {
 			if err := matchFilterTokens(value, p.tokens); err != nil {
 				return err
 			}
