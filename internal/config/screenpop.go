@@ -114,8 +114,49 @@ func (r *reader) rule(n *node, path string, isDefault bool) *Rule {
 
 	if rule.Template != nil && mapOK {
 		r.crossCheckMap(rule, queryPath, mapPath)
+		r.expandVariants(rule)
 	}
 	return rule
+}
+
+// expandVariants recompiles the rule's template so that the placeholders
+// of "format": "variants" entries expand into their writings, reporting at
+// each entry's format where its placeholder cannot.
+func (r *reader) expandVariants(rule *Rule) {
+	var names []string
+	for _, e := range rule.Map {
+		if e.Type == MapTypePhone && e.Format == phone.FormatVariants {
+			names = append(names, e.Name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	t, err := odata.ParseTemplateVariants(rule.Query, names)
+	if err == nil {
+		rule.Template = t
+		return
+	}
+	var te *odata.TemplateError
+	if !errors.As(err, &te) {
+		r.errorf(joinKey(rule.JSONPath, "query"), "", "bad query template: %v", err)
+		return
+	}
+	// The error names the placeholder; report it at that entry's format.
+	at := joinKey(rule.JSONPath, "query")
+	for _, e := range rule.Map {
+		if slices.Contains(names, e.Name) && strings.HasPrefix(rule.Query[te.Offset:], "{{"+e.Name+"}}") {
+			at = e.formatPath
+		}
+	}
+	fix := te.Fix
+	if fix != "" {
+		fix += `, or use a single format such as "local"`
+	} else {
+		fix = `use a single format such as "local"`
+	}
+	r.errorf(at, fix, "the query cannot expand this number into its writings: at offset %d%s, %s", te.Offset, near(rule.Query, te.Offset), te.Msg)
+	rule.Template = nil
 }
 
 func callTypeList() string {
@@ -312,6 +353,7 @@ func (r *reader) mapEntry(n *node, path string) *MapEntry {
 	}
 
 	formatPath := joinKey(path, "format")
+	e.formatPath = formatPath
 	if v := keys["format"]; v != nil {
 		if s, ok := r.str(v, formatPath); ok && typeOK {
 			if e.Type != MapTypePhone {

@@ -76,11 +76,15 @@ type MapEntry struct {
 	Name string
 	// Type is "string" or "phone".
 	Type string
-	// Format is the phone format (only for Type "phone").
+	// Format is the phone format (only for Type "phone"). With
+	// phone.FormatVariants the rule's Template expands the entry's
+	// placeholder into the number's common writings.
 	Format phone.Format
 	// PathExpr is the path as written; Path is its compiled form.
 	PathExpr string
 	Path     *datapath.Path
+	// formatPath is the JSON path of the entry's format, for messages.
+	formatPath string
 }
 
 // EntityType says which of the widget's two select boxes lists an entity.

@@ -233,7 +233,26 @@ func TestParseReportsEveryProblemWithItsPathAndFix(t *testing.T) {
 			json: defaultRule(`{"entity": "contact", "query": "?$filter=telephone1 eq '{{phone}}'", "map": [
 				{"name": "phone", "type": "phone", "format": "E.164", "path": "interaction.activity.customerCli"}]}`),
 			wantErrors: []string{
-				`screenPop.default.map[0].format: unknown phone format "E.164" (did you mean "e164"? valid formats: local, national, e164, international, digits)`,
+				`screenPop.default.map[0].format: unknown phone format "E.164" (did you mean "e164"? valid formats: local, national, e164, international, digits, variants)`,
+			},
+		},
+		{
+			name: "variants where the placeholder is compared with ne",
+			json: defaultRule(`{"entity": "contact", "query": "?$filter=statecode eq 0 and telephone1 ne '{{phone}}'", "map": [
+				{"name": "phone", "type": "phone", "format": "variants", "path": "interaction.activity.customerCli"}]}`),
+			wantErrors: []string{
+				`screenPop.default.map[0].format: the query cannot expand this number into its writings: at offset 43 (near "{{phone}}'"), {{phone}} (format variants) is compared with ne: ` +
+					`the writings can only be joined for eq (any of them equal), contains, startswith and endswith ` +
+					`(write telephone1 eq '{{phone}}' or contains(telephone1,'{{phone}}'), or use a single format such as "local")`,
+			},
+		},
+		{
+			name: "variants where the placeholder shares its literal",
+			json: defaultRule(`{"entity": "contact", "query": "?$filter=telephone1 eq 'tel:{{phone}}'", "map": [
+				{"name": "phone", "type": "phone", "format": "variants", "path": "interaction.activity.customerCli"}]}`),
+			wantErrors: []string{
+				`screenPop.default.map[0].format: the query cannot expand this number into its writings: at offset 28 (near "{{phone}}'"), {{phone}} (format variants) shares its string literal with other text: ` +
+					`each writing must be the whole literal (make the literal '{{phone}}' alone, or use a single format such as "local")`,
 			},
 		},
 		{
@@ -513,7 +532,7 @@ func TestLoadReportsAllProblemsOfABadFileAtOnce(t *testing.T) {
 				`config.options.phoneRegion: unknown phone region "Australia" (write an ISO 3166 two-letter region such as "AU", "GB" or "US")`,
 				`screenPop.default: missing: a screen pop needs a default rule, used for every call type no rule lists (add "default": {"entity": "contact", "query": "?$select=fullname&$filter=telephone1 eq '{{telephone1}}'", "map": [...]})`,
 				`screenPop.rules[0].callType: missing: a rule needs the call types it applies to (add "callType": ["inbound"]; valid call types: manual, inbound, preview, outbound)`,
-				`screenPop.rules[0].map[0].format: unknown phone format "E.164" (did you mean "e164"? valid formats: local, national, e164, international, digits)`,
+				`screenPop.rules[0].map[0].format: unknown phone format "E.164" (did you mean "e164"? valid formats: local, national, e164, international, digits, variants)`,
 				`screenPop.rules[0].map[1].type: unknown map type "text" (valid types: string, phone)`,
 				`screenPop.rules[0].map[1].path: bad path at offset 12 (near ".activity"): expected a key, index or selector, found '.' (paths look like interaction.activity.customerCli or interaction.leadData.phones.index=1[phone])`,
 				`screenPop.rules[0].map[1].name: duplicate map name "phone": screenPop.rules[0].map[0] already defines it (rename or remove one of them)`,

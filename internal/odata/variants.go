@@ -157,7 +157,7 @@ func (pv paramValue) filterSite(s span, sp string) (shapeGroup, variantSite, *Te
 	}
 	if toks[k].start != ds-1 || toks[k].end != de+1 {
 		return fail("shares its string literal with other text: each writing must be the whole literal",
-			fmt.Sprintf("make the literal '{{%s}}' alone, or use another format", s.name))
+			fmt.Sprintf("make the literal '{{%s}}' alone", s.name))
 	}
 	tree, err := ParseFilter(pv.decoded)
 	if err != nil {
@@ -340,8 +340,17 @@ func (t *Template) render(value func(name string) string, all [][]string, limit 
 	if len(t.placeholders) > len(counts) {
 		n = make([]int, 0, len(t.placeholders))
 	}
+	// Size the output once: each writing costs its comparison's text, the
+	// separator and the value, which escaping may grow threefold.
+	size := len(t.source)
+	for i, vs := range all {
+		site := t.sites[i]
+		for _, v := range vs[:min(len(vs), limit)] {
+			size += site.prefixLen + site.suffixLen + len(site.sep) + 3*len(v)
+		}
+	}
 	var b strings.Builder
-	b.Grow(len(t.source) + 64*len(t.placeholders))
+	b.Grow(size)
 	for i, ph := range t.placeholders {
 		seg := t.segments[i]
 		if i > 0 && t.sites[i-1].expand {

@@ -99,3 +99,62 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// TestVariantsFindEveryWritingInTheSandbox stores one number the three ways
+// people type it, and a neighbour's number, and checks that one caller ID
+// finds the three and not the neighbour, through the Web API client and the
+// sandbox's own $filter evaluation.
+func TestVariantsFindEveryWritingInTheSandbox(t *testing.T) {
+	cfg, err := config.Load("testdata/variants.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := screenpop.New(cfg, "AU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, crm := sandboxtest.NewTestServer(t, sandbox.Options{})
+	client, err := dataverse.New(dataverse.Config{OrgURL: crm.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	want := map[string]bool{}
+	for _, c := range []struct {
+		name, column, number string
+		match                bool
+	}{
+		{"Ada Parens", "telephone1", "(02) 9999 0000", true},
+		{"Bo International", "telephone1", "+61 2 9999 0000", true},
+		{"Cy Digits", "telephone1", "0299990000", true},
+		{"Di Mobile Column", "mobilephone", "02-9999-0000", true},
+		{"Ed Neighbour", "telephone1", "(02) 9999 0001", false},
+	} {
+		id, err := client.Create(ctx, "contacts", map[string]string{"fullname": c.name, c.column: c.number})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = c.match
+	}
+	ev, err := interaction.DecodeEvent([]byte(`{"id":"e","type":"callAlerting","agentId":"1001","interaction":{"agentInteractionId":"IX","callType":"inbound","activity":{"customerCli":"61299990000"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := engine.Decide(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := client.RetrieveMultiple(ctx, "contacts", d.LookupQuery)
+	if err != nil {
+		t.Fatalf("query %s: %v", d.LookupQuery, err)
+	}
+	found := map[string]bool{}
+	for _, r := range page.Records {
+		found[r["contactid"].(string)] = true
+	}
+	for id, match := range want {
+		if found[id] != match {
+			t.Errorf("contact %s found %t, want %t (query %s)", id, found[id], match, d.LookupQuery)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctibridge/ctibridge/internal/config"
 	"github.com/ctibridge/ctibridge/internal/interaction"
+	"github.com/ctibridge/ctibridge/internal/odata"
 	"github.com/ctibridge/ctibridge/internal/phone"
 )
 
@@ -137,12 +138,27 @@ func (e *Engine) Decide(ev *interaction.Event) (*Decision, error) {
 		d.EntitySet = ent.Plural
 	}
 	found := false
+	// writings holds each variants entry's writings, by map index.
+	var writings [][]string
 	for i, m := range rule.Map {
 		v, err := m.Path.LookupString(ev.Document)
 		if err != nil {
 			d.Problems = append(d.Problems, fmt.Sprintf("%s.map[%d] (%s): %v", rule.JSONPath, i, m.Name, err))
 		}
-		if m.Type == "phone" && v != "" {
+		switch {
+		case v == "" || m.Type != config.MapTypePhone:
+		case m.Format == phone.FormatVariants:
+			if writings == nil {
+				writings = make([][]string, len(rule.Map))
+			}
+			// The first writing is the local format, the value a new
+			// record is prefilled with.
+			writings[i] = e.phones.Variants(v)
+			v = ""
+			if len(writings[i]) > 0 {
+				v = writings[i][0]
+			}
+		default:
 			v = e.phones.Format(v, m.Format)
 		}
 		if len(v) > MaxValueBytes {
@@ -157,13 +173,44 @@ func (e *Engine) Decide(ev *interaction.Event) (*Decision, error) {
 		d.Values[i] = Value{Name: m.Name, Value: v}
 	}
 	d.Skip = !found
-	query, err := rule.Template.Render(d.lookup)
+	var query string
+	var err error
+	if writings == nil {
+		query, err = rule.Template.Render(d.lookup)
+	} else {
+		query, err = e.renderVariants(rule, d, writings)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s.query: %w", rule.JSONPath, err)
 	}
 	d.Query = query
 	d.LookupQuery, d.SearchText = splitSearch(query)
 	return d, nil
+}
+
+// renderVariants renders a rule whose phone values expand into their
+// writings, noting in the decision when some had to be left out to keep
+// the query under odata.MaxQueryBytes.
+func (e *Engine) renderVariants(rule *config.Rule, d *Decision, writings [][]string) (string, error) {
+	of := func(name string) []string {
+		for i, m := range rule.Map {
+			if m.Name == name {
+				return writings[i]
+			}
+		}
+		return nil
+	}
+	query, kept, err := rule.Template.RenderVariants(d.lookup, of, odata.MaxQueryBytes)
+	if err != nil {
+		return "", err
+	}
+	for i, ws := range writings {
+		if len(ws) > kept {
+			d.Problems = append(d.Problems, fmt.Sprintf("%s.map[%d] (%s): searched %d of the number's %d writings, to keep the query under %d bytes",
+				rule.JSONPath, i, rule.Map[i].Name, kept, len(ws), odata.MaxQueryBytes))
+		}
+	}
+	return query, nil
 }
 
 func (d *Decision) lookup(name string) string {

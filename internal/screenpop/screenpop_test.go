@@ -3,6 +3,7 @@ package screenpop
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -287,6 +288,63 @@ func BenchmarkDecideInbound(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := e.Decide(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestVariantsSearchEveryWritingOfTheNumber(t *testing.T) {
+	e := loadEngine(t, "testdata/variants.json")
+	d, err := e.Decide(event(t, interaction.CallInbound, `{"customerCli":"61299990000"}`, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writings := e.Phones().Variants("61299990000")
+	if len(writings) < 10 {
+		t.Fatalf("only %d writings: %q", len(writings), writings)
+	}
+	// telephone1 eq each writing, then mobilephone eq each writing.
+	want := append(append([]string(nil), writings...), writings...)
+	if got := filterLiterals(t, d.LookupQuery); !slices.Equal(got, want) {
+		t.Fatalf("lookup literals\n%q\nwant\n%q", got, want)
+	}
+	if !strings.HasPrefix(d.LookupQuery, "?$select=contactid,fullname,telephone1,mobilephone&$filter=(telephone1 eq '%2802%29%209999%200000' or telephone1 eq '0299990000' or ") {
+		t.Errorf("lookup query %q", d.LookupQuery)
+	}
+	if !strings.HasPrefix(d.SearchText, `("(02) 9999 0000" OR 0299990000 OR `) {
+		t.Errorf("search text %q, want the writings as alternatives", d.SearchText)
+	}
+	// The new-record form gets one writing: the local format.
+	if len(d.Values) != 1 || d.Values[0].Value != "(02) 9999 0000" || d.Skip || len(d.Problems) != 0 {
+		t.Errorf("values %+v skip %t problems %q", d.Values, d.Skip, d.Problems)
+	}
+}
+
+func TestVariantsOfAWithheldNumberSkipThePop(t *testing.T) {
+	e := loadEngine(t, "testdata/variants.json")
+	d, err := e.Decide(event(t, interaction.CallInbound, `{"customerCli":"anonymous"}`, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Skip || d.Values[0].Value != "" {
+		t.Fatalf("skip %t values %+v, want a skipped pop", d.Skip, d.Values)
+	}
+}
+
+// BenchmarkDecideVariants is BenchmarkDecide with "format": "variants":
+// the same preview rule and numbers, each expanded into its writings in
+// $filter and $search.
+func BenchmarkDecideVariants(b *testing.B) {
+	e := loadEngine(b, "testdata/variants.json")
+	numbers := []string{"+61 2 9999 0000", "0412 345 678", "(03) 9123 4567", "61755501234", "+44 20 7946 0018", "+1 201-555-0123", "0899998888", "1300 655 506"}
+	events := make([]*interaction.Event, len(numbers))
+	for i, n := range numbers {
+		events[i] = event(b, interaction.CallPreview, `{}`, `{"phones":[{"index":1,"phone":"`+n+`"}]}`)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Decide(events[i%len(events)]); err != nil {
 			b.Fatal(err)
 		}
 	}
