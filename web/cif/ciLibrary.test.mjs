@@ -85,6 +85,20 @@ describe("msdyn_ciLibrary.js stand-in", () => {
     }
   });
 
+  test("CIF 2.0's session, notification and presence APIs take their input as an object or a JSON string", async () => {
+    const { cif, requests } = load();
+    cif.createSession({ templateName: "new_call_session", templateParameters: { customerName: "Jane" } });
+    cif.notifyEvent('{"templateName":"new_call_notice"}', "", "tok");
+    cif.setPresence("Busy");
+    assert.deepEqual(requests().map((r) => [r.msg.method, r.msg.args[0]]), [
+      ["createSession", { templateName: "new_call_session", templateParameters: { customerName: "Jane" } }],
+      ["notifyEvent", '{"templateName":"new_call_notice"}'],
+      ["setPresence", "Busy"],
+    ]);
+    await assert.rejects(cif.setSessionTitle("not json"), /setSessionTitle argument 1: not valid JSON/);
+    await assert.rejects(cif.notifyNewActivity("s-1", "many"), /expected a number/);
+  });
+
   test("the handshake goes to the data-crmurl origin only", () => {
     const { posted } = load();
     assert.deepEqual(posted, [{ msg: envelope({ kind: "hello" }), origin: CRM }]);

@@ -47,6 +47,20 @@
     setWidth: ["number"],
     getWidth: [],
     getEnvironment: [],
+    // CIF 2.0 (Microsoft Learn, CIF 2.0 JavaScript API reference). Their
+    // input is documented as a JSON object: an object or a JSON string.
+    notifyEvent: ["input", "optional", "optional"],
+    cancelEvent: ["string", "optional"],
+    canCreateSession: [],
+    createSession: ["input", "optional"],
+    getFocusedSession: [],
+    requestFocusSession: ["string", "optional"],
+    setSessionTitle: ["input"],
+    createTab: ["input", "optional"],
+    focusTab: ["string", "optional"],
+    notifyNewActivity: ["string", "number"],
+    setPresence: ["string"],
+    getPresence: [],
   };
 
   function checkArgs(method, args) {
@@ -57,6 +71,10 @@
       var where = method + " argument " + (i + 1);
       if (want === "optional") continue;
       if (want === "optional-json" && (v === undefined || v === null)) continue;
+      if (want === "input") {
+        if (v !== null && typeof v === "object" && !Array.isArray(v)) continue;
+        want = "json";
+      }
       if (want === "json" || want === "optional-json") {
         if (typeof v !== "string") return where + ": expected a JSON string, got " + typeof v;
         try {

@@ -514,9 +514,10 @@ export function errorReply(err) {
  *   setMode(n), setWidth(px) -> px    change the CIF panel
  *   emit(name, data)                  raise an event in the widget
  *   page() -> {pageType, entity, id}  what the record pane shows
- * Each method resolves with the JSON string CIF would resolve with.
+ * Each method resolves with the JSON string CIF would resolve with. cif2,
+ * from createCIF2Host (cif2host.mjs), adds CIF 2.0's multi-session APIs.
  */
-export function createCIFHost({ api, settings, ui, origin, user = {} }) {
+export function createCIFHost({ api, settings, ui, origin, user = {}, cif2 = null }) {
   const state = { clickToAct: false, mode: 1, width: 340 };
   const set = (entity) => entitySet(settings, entity);
   const keyed = (rows) => JSON.stringify(Object.fromEntries(rows.map((r, i) => [String(i), r])));
@@ -654,7 +655,10 @@ export function createCIFHost({ api, settings, ui, origin, user = {} }) {
     state,
     /** Answers one CIF call: resolves with its JSON string, rejects with an Error. */
     async handle(method, args) {
-      const fn = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : null;
+      // cif2 (cif2host.mjs) adds CIF 2.0's session, notification and
+      // presence APIs.
+      const all = cif2 ? { ...methods, ...cif2.methods } : methods;
+      const fn = Object.prototype.hasOwnProperty.call(all, method) ? all[method] : null;
       if (!fn) throw new Error(`Microsoft.CIFramework.${method} is not supported by the ctibridge demo host`);
       return fn(...(Array.isArray(args) ? args : []));
     },

@@ -462,3 +462,16 @@ describe("dueText", () => {
   ];
   for (const c of cases) test(c.name, () => assert.equal(dueText(c.call), c.want));
 });
+
+describe("CIF 2.0 on the host", () => {
+  test("the 2.0 APIs answer only when the host has them", async () => {
+    const { h } = host({});
+    await assert.rejects(h.handle("getPresence", []), /not supported/);
+    const { createCIF2Host } = await import("./cif2host.mjs");
+    const ui = recordingUI();
+    const cif2 = createCIF2Host({ ui: { ...ui, notify: () => new Promise(() => {}), cancelNotification: () => {}, sessionsChanged: () => {} } });
+    const h2 = createCIFHost({ api: new WebAPI(recordingFetch({})), settings: SETTINGS, ui, origin: "http://127.0.0.1:8080", cif2 });
+    assert.equal(await h2.handle("getPresence", []), "Available");
+    assert.match(await h2.handle("createSession", [{ templateName: "t", templateParameters: {} }]), /^session-/);
+  });
+});
