@@ -83,6 +83,9 @@ type Settings struct {
 	WrapCodes   []WrapCode   `json:"wrapCodes"`
 	WriteMode   string       `json:"writeMode"`
 	ClickToDial bool         `json:"clickToDial"`
+	// CIF is the config's cif block: whether calls get CIF 2.0 sessions,
+	// the session and notification templates, the presence mapping.
+	CIF config.CIF `json:"cif"`
 	// Telephony is Options.TelephonySettings's answer for the agent; it is
 	// only in the hello of the agent's own authenticated socket.
 	Telephony any `json:"telephony,omitempty"`
@@ -91,7 +94,7 @@ type Settings struct {
 // WidgetSettings returns the settings a widget gets with hello.
 func (f *Flow) WidgetSettings() Settings {
 	cfg := f.engine.Load().Config()
-	s := Settings{WrapCodes: f.opt.WrapCodes, WriteMode: f.opt.WriteMode, ClickToDial: f.opt.ClickToDial && f.opt.Telephony != nil}
+	s := Settings{WrapCodes: f.opt.WrapCodes, WriteMode: f.opt.WriteMode, ClickToDial: f.opt.ClickToDial && f.opt.Telephony != nil, CIF: cfg.CIF}
 	for _, name := range cfg.EntityOrder {
 		e := cfg.Entities[name]
 		s.Entities = append(s.Entities, EntityView{Name: name, Plural: e.Plural, Key: e.Key, Columns: e.Columns, Type: e.Type})

@@ -38,6 +38,7 @@ func Parse(data []byte) (*Config, error) {
 	root, trailing, syntax := readJSON(data)
 	r := &reader{checker: checker{warnings: trailing}, cfg: &Config{Entities: map[string]*Entity{}}}
 	r.cfg.Telephony.SIP.Headers = SIPHeaders{InteractionID: DefaultInteractionIDHeader, Queue: DefaultQueueHeader, Campaign: DefaultCampaignHeader}
+	r.cfg.CIF.Sessions = SessionsAuto
 	if syntax != nil {
 		line, column := lineColumn(data, syntax.offset)
 		r.errorf(syntax.path, syntax.fix, "invalid JSON at line %d, column %d: %s", line, column, syntax.message)
@@ -79,7 +80,7 @@ func (r *reader) result() *Error {
 	return &Error{Problems: r.errors, Warnings: r.warnings}
 }
 
-var topLevelKeys = []string{"scripts", "config", "screenPop", "entities", "telephony"}
+var topLevelKeys = []string{"scripts", "config", "screenPop", "entities", "telephony", "cif"}
 
 func (r *reader) document(root *node) {
 	obj, ok := r.object(root, rootPath, `{"scripts": [...], "config": {...}, "screenPop": {...}, "entities": {...}}`)
@@ -107,6 +108,8 @@ func (r *reader) document(root *node) {
 			r.entityBlocks = append(r.entityBlocks, entityBlock{path: path, node: m.value})
 		case "telephony":
 			r.telephony(m.value, path)
+		case "cif":
+			r.cif(m.value, path)
 		}
 	}
 	r.mergeEntities()

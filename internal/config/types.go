@@ -20,6 +20,9 @@ type Config struct {
 	// Telephony is the telephony block (a ctibridge extension): where call
 	// events come from.
 	Telephony Telephony
+	// CIF is the cif block (a ctibridge extension): CIF 2.0 sessions,
+	// notification and session templates, presence mapping.
+	CIF CIF
 	// Warnings are problems that did not stop the load, each with its JSON path.
 	Warnings []Problem
 	// Tenant is what the Dataverse environment's metadata says about the

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -373,5 +374,27 @@ func TestAWidgetThatWasAwayGetsTheUnansweredPopWithItsHello(t *testing.T) {
 	w.ws.CloseNow()
 	if hello := h.connect(token).next("hello"); hello["pop"] != nil {
 		t.Fatalf("hello after the pop was answered still carries it: %v", hello["pop"])
+	}
+}
+
+// The config's cif block reaches the widget in hello, where it decides
+// whether calls get CIF 2.0 sessions and with which templates.
+func TestHelloCarriesTheCIFSessionSettings(t *testing.T) {
+	data, err := os.ReadFile(sampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.TrimSpace(string(data))
+	text = strings.TrimSuffix(text, "}") + `, "cif": {"sessions": "multi", "sessionTemplate": "new_ctibridge_call", "notificationTemplate": "new_ctibridge_incoming_call", "presence": {"Paused": "Do not disturb"}}}`
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, path)
+	hello := h.connect(h.login()).next("hello")
+	cif, _ := hello["settings"].(map[string]any)["cif"].(map[string]any)
+	want := map[string]any{"sessions": "multi", "sessionTemplate": "new_ctibridge_call", "notificationTemplate": "new_ctibridge_incoming_call", "presence": map[string]any{"Paused": "Do not disturb"}}
+	if !reflect.DeepEqual(cif, want) {
+		t.Fatalf("hello settings.cif = %v, want %v", cif, want)
 	}
 }

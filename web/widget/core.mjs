@@ -806,6 +806,9 @@ export class WidgetSession {
       writeMode: s.writeMode || "server",
       clickToDial: !!s.clickToDial,
       telephony: s.telephony && typeof s.telephony === "object" ? s.telephony : { source: "" },
+      // CIF 2.0 sessions (config "cif"): auto, single or multi, with the
+      // session and notification templates and the presence mapping.
+      cif: s.cif && typeof s.cif === "object" ? s.cif : { sessions: "auto" },
     };
     this.relations.setEntities(this.settings.entities);
     const actions = [];

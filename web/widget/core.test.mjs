@@ -691,7 +691,8 @@ describe("agent state helpers", () => {
 });
 
 describe("WidgetSession", () => {
-  const settings = { entities: ENTITIES, wrapCodes: [{ code: "SALE", label: "Sale" }], writeMode: "cif", clickToDial: true, telephony: { source: "sip", sip: { server: "wss://pbx.example.com/ws" } } };
+  const settings = { entities: ENTITIES, wrapCodes: [{ code: "SALE", label: "Sale" }], writeMode: "cif", clickToDial: true, telephony: { source: "sip", sip: { server: "wss://pbx.example.com/ws" } },
+    cif: { sessions: "multi", sessionTemplate: "new_ctibridge_call", notificationTemplate: "new_ctibridge_incoming_call" } };
   const call1 = { interactionId: "IX-1", callType: "inbound", state: "connected", number: "02 9999 0000", startedAt: "2025-01-01T00:00:00Z" };
   const popMsg = (id) => ({ type: "pop", interactionId: id, decision: decision(), sentAt: 1 });
 
@@ -702,6 +703,13 @@ describe("WidgetSession", () => {
     assert.equal(s.call.interactionId, "IX-1");
     assert.equal(s.agent.state, "OnCall");
     assert.deepEqual(s.receive(popMsg("IX-1")), [], "a restored call is not popped again");
+  });
+
+  test("a hello without the cif block leaves the widget to detect the app (auto)", () => {
+    const s = new WidgetSession();
+    const { cif, ...older } = settings;
+    s.receive({ type: "hello", agent: { id: "1001", state: "Ready" }, call: null, settings: older });
+    assert.deepEqual(s.settings.cif, { sessions: "auto" });
   });
 
   test("hello carrying an unanswered pop pops the call once", () => {
