@@ -64,7 +64,12 @@ func summarize(t *testing.T, cfg *Config) summary {
 		s.Rules = append(s.Rules, summarizeRule(t, r))
 	}
 	for _, name := range cfg.EntityOrder {
-		s.Entities = append(s.Entities, *cfg.Entities[name])
+		e := *cfg.Entities[name]
+		if !strings.Contains(e.JSONPath, "entities."+name) {
+			t.Errorf("entity %s: JSONPath %q", name, e.JSONPath)
+		}
+		e.JSONPath = "" // checked above; the expectations list the rest
+		s.Entities = append(s.Entities, e)
 	}
 	if len(cfg.Entities) != len(cfg.EntityOrder) {
 		t.Errorf("Entities has %d entries, EntityOrder %d", len(cfg.Entities), len(cfg.EntityOrder))

@@ -32,6 +32,7 @@ func (r *reader) mergeEntities() {
 			prev, seen := defined[name]
 			if !seen {
 				defined[name] = d
+				d.entity.JSONPath = d.path
 				r.cfg.Entities[name] = d.entity
 				r.cfg.EntityOrder = append(r.cfg.EntityOrder, name)
 				continue

@@ -101,6 +101,8 @@ const (
 
 // Entity is one table activities may be related to.
 type Entity struct {
+	// JSONPath locates the entity's definition, e.g. "config.entities.contact".
+	JSONPath    string
 	LogicalName string
 	Plural      string
 	Key         string

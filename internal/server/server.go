@@ -145,6 +145,9 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 			return nil, err
 		}
 		exec = outbox.DataverseExecutor{Client: srv.Dataverse, Log: log.With("component", "outbox")}
+		if err := srv.checkTenant(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 
 	var hub *agent.Hub
@@ -307,6 +310,9 @@ func (srv *Server) Reload() error {
 	}
 	engine, err := screenpop.New(cfg, srv.settings.PhoneRegion)
 	if err != nil {
+		return fmt.Errorf("config reload refused, keeping the config in use: %w", err)
+	}
+	if err := srv.checkTenant(context.Background(), cfg); err != nil {
 		return fmt.Errorf("config reload refused, keeping the config in use: %w", err)
 	}
 	if source, err := srv.settings.TelephonySource(cfg); err != nil || source != srv.source {
