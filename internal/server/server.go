@@ -61,6 +61,9 @@ type Server struct {
 	calls *store.Calls
 	queue *store.Outbox
 
+	// skipTenantCheck: Options.SkipTenantCheck.
+	skipTenantCheck bool
+
 	mu     sync.Mutex
 	config *config.Config
 }
@@ -72,6 +75,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// SimulatorOptions configure the simulator provider.
 	SimulatorOptions telephony.SimulatorOptions
+	// SkipTenantCheck leaves the config unchecked against the Dynamics
+	// environment's metadata: the demo serves its sandbox CRM from this
+	// very server, which cannot answer before it runs.
+	SkipTenantCheck bool
 }
 
 // New builds a server from settings. It does not contact Dynamics: the
@@ -145,6 +152,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, opt Options) (_ *Ser
 			return nil, err
 		}
 		exec = outbox.DataverseExecutor{Client: srv.Dataverse, Log: log.With("component", "outbox")}
+		srv.skipTenantCheck = opt.SkipTenantCheck
 		if err := srv.checkTenant(ctx, cfg); err != nil {
 			return nil, err
 		}
