@@ -19,12 +19,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"validate": {"check a config file and list every problem", runValidate},
-		"pop":      {"print the screen pop and CRM writes for one event", runPop},
-		"serve":    {"run the adapter", runServe},
-		"demo":     {"run the adapter with the sandbox CRM and simulated calls on localhost", runDemo},
-		"sandbox":  {"run the embedded Dataverse-compatible sandbox CRM on its own", runSandbox},
-		"agent":    {"manage agent logins (agent set ID PIN)", runAgent},
+		"validate":  {"check a config file and list every problem", runValidate},
+		"provision": {"create the columns and alternate key the config needs in Dynamics", runProvision},
+		"pop":       {"print the screen pop and CRM writes for one event", runPop},
+		"serve":     {"run the adapter", runServe},
+		"demo":      {"run the adapter with the sandbox CRM and simulated calls on localhost", runDemo},
+		"sandbox":   {"run the embedded Dataverse-compatible sandbox CRM on its own", runSandbox},
+		"agent":     {"manage agent logins (agent set ID PIN)", runAgent},
 	}
 }
 
