@@ -90,7 +90,7 @@ func writePart(w *bytes.Buffer, boundary, contentID string, resp *apiResponse) {
 	fmt.Fprintf(w, "\r\nHTTP/1.1 %d %s\r\n", resp.status, http.StatusText(resp.status))
 	for _, k := range sortedKeys(resp.header) {
 		for _, v := range resp.header[k] {
-			fmt.Fprintf(w, "%s: %s\r\n", k, v)
+			fmt.Fprintf(w, "%s: %s\r\n", wireHeaderName(k), v)
 		}
 	}
 	w.WriteString("\r\n")

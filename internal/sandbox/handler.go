@@ -183,9 +183,27 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeResponse(w, s.execute(r.Context(), req))
 }
 
+// dataverseHeaderNames are the header names Dataverse spells in mixed
+// case. Go stores header names canonicalised (Odata-Entityid); the wire
+// gets Dataverse's spelling, which case-sensitive parsers (some $batch
+// readers) look for.
+var dataverseHeaderNames = map[string]string{
+	"Odata-Entityid":   "OData-EntityId",
+	"Odata-Version":    "OData-Version",
+	"Odata-Maxversion": "OData-MaxVersion",
+}
+
+func wireHeaderName(k string) string {
+	if name, ok := dataverseHeaderNames[k]; ok {
+		return name
+	}
+	return k
+}
+
 func writeResponse(w http.ResponseWriter, resp *apiResponse) {
 	for k, v := range resp.header {
-		w.Header()[k] = v
+		// A non-canonical key in the map is written as it is spelled.
+		w.Header()[wireHeaderName(k)] = v
 	}
 	if len(resp.body) > 0 {
 		w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))

@@ -1,0 +1,52 @@
+package sandbox_test
+
+import (
+	"bufio"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Dataverse spells OData-EntityId and OData-Version in mixed case, on the
+// response and inside $batch parts; case-sensitive readers look for that.
+func TestHeadersAreSpelledAsDataverseSpellsThem(t *testing.T) {
+	_, srv := newServer(t, testOptions())
+	u, _ := url.Parse(srv.URL)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"subject":"x"}`
+	conn.Write([]byte("POST /api/data/v9.2/phonecalls HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body))
+	var raw strings.Builder
+	sc := bufio.NewScanner(conn)
+	for sc.Scan() {
+		raw.WriteString(sc.Text() + "\n")
+	}
+	for _, want := range []string{"\nOData-EntityId: ", "\nOData-Version: 4.0"} {
+		if !strings.Contains(raw.String(), want) {
+			t.Errorf("response lacks %q:\n%s", want, raw.String())
+		}
+	}
+
+	batch := "--b1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nPOST /api/data/v9.2/phonecalls HTTP/1.1\r\nContent-Type: application/json\r\n\r\n" + body + "\r\n--b1--\r\n"
+	r := call(t, srv, "POST", "/api/data/v9.2/$batch", batch, "Content-Type", "multipart/mixed; boundary=b1")
+	for _, want := range []string{"\r\nOData-EntityId: ", "\r\nOData-Version: 4.0"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("batch part lacks %q:\n%s", want, r.body)
+		}
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for {
+		s = string(rune('0'+n%10)) + s
+		n /= 10
+		if n == 0 {
+			return s
+		}
+	}
+}
