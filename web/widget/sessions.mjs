@@ -297,3 +297,98 @@ export class PresenceSync {
     return currentState === "Paused" ? null : { state: "Paused", reason: text.slice(0, 100) };
   }
 }
+
+/**
+ * Decides whether calls get sessions: "multi" or "single". settings is
+ * hello's settings.cif. "single", a library without the session APIs (CIF
+ * 1.0), or missing templates: single. "multi": multi. "auto": multi when
+ * canCreateSession answers true within the timeout; a refusal (a
+ * single-session app) or no answer means the widget cannot tell, and works
+ * single-session as the config's default says.
+ */
+export async function sessionMode(lib, settings, { timeoutMs = CIF_V2_TIMEOUT_MS, timer = {} } = {}) {
+  const s = settings || {};
+  if (!lib || typeof lib.createSession !== "function" || typeof lib.notifyEvent !== "function") return "single";
+  if (s.sessions === "single" || !s.sessionTemplate || !s.notificationTemplate) return "single";
+  if (s.sessions === "multi") return "multi";
+  try {
+    const can = await withTimeout(lib.canCreateSession(), timeoutMs, "canCreateSession", timer);
+    return can === true || can === "true" ? "multi" : "single";
+  } catch {
+    return "single";
+  }
+}
+
+/**
+ * offerCall runs a presented call through CIF 2.0: the notification, then,
+ * once accepted, a session of its own in which the pop runs (so the popped
+ * record is the session's anchor tab), and the session's title. pop(lib) runs
+ * the screen pop and resolves with its result (core.executePop).
+ *
+ * Resolves {result, notification, sessionId, notes}: result is the pop's
+ * result, for popResult. A rejected or missed notification pops nothing and
+ * its result says why (outcome none, error). A notification or session call
+ * that fails or times out is noted, and the call is popped all the same (in
+ * the focused session), so nothing is lost.
+ */
+export async function offerCall(lib, { call, decision, settings, sessions, pop, matchName = "", notifyTimeoutMs = 120000, timeoutMs = CIF_V2_TIMEOUT_MS, timer = {} }) {
+  const notes = [];
+  let notification = null;
+  try {
+    const input = notificationInput(call, { template: settings.notificationTemplate, matchName });
+    const answer = await withTimeout(lib.notifyEvent(JSON.stringify(input), "", input.cancellationToken), notifyTimeoutMs, "notifyEvent", timer);
+    notification = notificationOutcome(answer);
+  } catch (err) {
+    notes.push(`the call's notification failed (${message(err)}): popped without it`);
+  }
+  if (notification && notification.outcome !== NotificationOutcome.ACCEPTED) {
+    const what = notification.outcome === NotificationOutcome.REJECTED ? "rejected by the agent" : "missed";
+    return {
+      result: { outcome: "none", matches: [], total: 0, ms: 0, error: `notification ${what} (${notification.reason}): not popped` },
+      notification,
+      sessionId: "",
+      notes,
+    };
+  }
+  let sessionId = "";
+  if (!sessions.canOpen()) {
+    notes.push(`${SESSION_MAX} sessions are open, the most the app allows: this call is popped in the focused session`);
+  } else {
+    try {
+      const can = await withTimeout(lib.canCreateSession(), timeoutMs, "canCreateSession", timer);
+      if (can === true || can === "true") {
+        const anchor = { entity: decision && decision.entity, searchText: decision && decision.searchText };
+        sessionId = String(await withTimeout(lib.createSession(JSON.stringify(sessionInput(call, { template: settings.sessionTemplate, pop: anchor, matchName }))), timeoutMs, "createSession", timer));
+        sessions.opened(call.interactionId, sessionId);
+      } else {
+        notes.push("the app allows no new session now: this call is popped in the focused session");
+      }
+    } catch (err) {
+      notes.push(`the call's session could not be opened (${message(err)}): popped in the focused session`);
+    }
+  }
+  const result = await pop(lib);
+  if (sessionId) {
+    const name = result && result.outcome === "record" && result.matches && result.matches[0] ? result.matches[0].name : matchName;
+    try {
+      await withTimeout(lib.setSessionTitle(JSON.stringify(sessionTitle(sessionId, call, name))), timeoutMs, "setSessionTitle", timer);
+    } catch (err) {
+      notes.push(`the session's title could not be set (${message(err)})`);
+    }
+  }
+  return { result, notification, sessionId, notes };
+}
+
+function message(err) {
+  if (err && typeof err === "object" && typeof err.message === "string") return err.message;
+  if (typeof err === "string") {
+    try {
+      const o = JSON.parse(err);
+      if (o && typeof o.message === "string") return o.message;
+    } catch {
+      // the string itself
+    }
+    return err;
+  }
+  return String(err);
+}

@@ -4,7 +4,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
   SESSION_MAX, withTimeout, notificationInput, notificationOutcome, NotificationOutcome, cancellationToken,
-  sessionInput, sessionTitle, CallSessions, PresenceSync, callerName,
+  sessionInput, sessionTitle, CallSessions, PresenceSync, callerName, sessionMode, offerCall,
 } from "./sessions.mjs";
 
 const call = { interactionId: "IX-1", number: "0299990000", queue: "Sales", campaign: "Customer Service", callType: "inbound" };
@@ -136,5 +136,100 @@ describe("PresenceSync", () => {
     assert.deepEqual(p.stateFor(info("Busy", "BUSY"), "Ready"), { state: "Paused", reason: "Busy" }, "only once");
     assert.equal(p.stateFor(info("Available", "AVAILABLE"), "OnCall"), null);
     assert.equal(p.stateFor(info("Offline", "OFFLINE"), "Ready"), null);
+  });
+});
+
+// fakeCIF answers the 2.0 APIs as the stand-in does; answers overrides one.
+function fakeCIF(answers = {}) {
+  const calls = [];
+  const on = (name, dflt) => (...args) => {
+    calls.push([name, ...args]);
+    const a = answers[name];
+    if (a instanceof Error) return Promise.reject(a);
+    if (typeof a === "string" && a.startsWith("{\"message")) return Promise.reject(a);
+    if (a === "hang") return new Promise(() => {});
+    return Promise.resolve(a !== undefined ? a : dflt);
+  };
+  return {
+    calls,
+    notifyEvent: on("notifyEvent", '{"value":{"actionName":"Accept","responseReason":"Accept"}}'),
+    canCreateSession: on("canCreateSession", "true"),
+    createSession: on("createSession", "session-1"),
+    setSessionTitle: on("setSessionTitle", ""),
+  };
+}
+
+const SETTINGS = { sessions: "multi", sessionTemplate: "new_ctibridge_call", notificationTemplate: "new_ctibridge_incoming_call" };
+const popped = { outcome: "record", matches: [{ entity: "contact", id: "c1", name: "Jane Citizen" }], total: 1, ms: 5 };
+// An immediate timer: a call left hanging times out at once.
+const now = { setTimer: (f) => setTimeout(f, 0), clearTimer: (t) => clearTimeout(t) };
+
+describe("sessionMode", () => {
+  test("single where it cannot be multi", async () => {
+    assert.equal(await sessionMode(null, SETTINGS), "single");
+    assert.equal(await sessionMode({ searchAndOpenRecords() {} }, SETTINGS), "single", "a CIF 1.0 library");
+    assert.equal(await sessionMode(fakeCIF(), { ...SETTINGS, sessions: "single" }), "single");
+    assert.equal(await sessionMode(fakeCIF(), { sessions: "multi" }), "single", "no templates");
+  });
+  test("multi when configured, or detected", async () => {
+    assert.equal(await sessionMode(fakeCIF({ canCreateSession: new Error("no") }), SETTINGS), "multi");
+    assert.equal(await sessionMode(fakeCIF(), { ...SETTINGS, sessions: "auto" }), "multi");
+  });
+  test("auto in a single-session app, or without an answer, works single-session", async () => {
+    assert.equal(await sessionMode(fakeCIF({ canCreateSession: new Error("single-session app") }), { ...SETTINGS, sessions: "auto" }), "single");
+    assert.equal(await sessionMode(fakeCIF({ canCreateSession: "hang" }), { ...SETTINGS, sessions: "auto" }, { timer: now }), "single");
+  });
+});
+
+describe("offerCall", () => {
+  const run = (cif, over = {}) => {
+    const sessions = over.sessions || new CallSessions();
+    let pops = 0;
+    return offerCall(cif, {
+      call, decision: { entity: "contact", searchText: "0299990000" }, settings: SETTINGS, sessions,
+      pop: async () => (pops++, popped), timer: now, ...over,
+    }).then((r) => ({ ...r, pops, sessions }));
+  };
+
+  test("accepted: a session of its own, the pop in it, titled after the popped record", async () => {
+    const cif = fakeCIF();
+    const r = await run(cif);
+    assert.equal(r.sessionId, "session-1");
+    assert.equal(r.pops, 1);
+    assert.deepEqual(r.result, popped);
+    assert.equal(r.sessions.sessionOf("IX-1"), "session-1");
+    assert.deepEqual(cif.calls.map((c) => c[0]), ["notifyEvent", "canCreateSession", "createSession", "setSessionTitle"]);
+    assert.deepEqual(JSON.parse(cif.calls[3][1]), { sessionId: "session-1", customerName: "Jane Citizen" });
+    assert.equal(JSON.parse(cif.calls[2][1]).templateParameters.searchText, "0299990000");
+  });
+  test("rejected: nothing popped, the result says so", async () => {
+    const r = await run(fakeCIF({ notifyEvent: '{"value":{"actionName":"Reject","responseReason":"DeclinedByAgent"}}' }));
+    assert.equal(r.pops, 0);
+    assert.equal(r.result.outcome, "none");
+    assert.match(r.result.error, /rejected by the agent \(DeclinedByAgent\)/);
+  });
+  test("missed: nothing popped, the result says so", async () => {
+    const r = await run(fakeCIF({ notifyEvent: '{"value":{"actionName":"Timeout","responseReason":"DisplayTimeout"}}' }));
+    assert.equal(r.pops, 0);
+    assert.match(r.result.error, /missed \(DisplayTimeout\)/);
+  });
+  test("a failing notification or session API still pops the call", async () => {
+    const failing = await run(fakeCIF({ notifyEvent: '{"message":"NotificationTemplateNotFoundError","msdyn_name":"NotifyEvent"}', createSession: new Error("boom") }));
+    assert.equal(failing.pops, 1);
+    assert.equal(failing.sessionId, "");
+    assert.match(failing.notes.join(" | "), /NotificationTemplateNotFoundError.*popped without it.*boom\): popped in the focused session/);
+    const hanging = await run(fakeCIF({ canCreateSession: "hang" }));
+    assert.equal(hanging.pops, 1);
+    assert.match(hanging.notes[0], /canCreateSession: no answer within 10 s/);
+  });
+  test("the eleventh call while ten sessions are open is popped in the focused session", async () => {
+    const sessions = new CallSessions();
+    for (let i = 0; i < SESSION_MAX; i++) sessions.opened(`IX-old-${i}`, `s-${i}`);
+    const cif = fakeCIF();
+    const r = await run(cif, { sessions });
+    assert.equal(r.pops, 1);
+    assert.equal(r.sessionId, "");
+    assert.ok(!cif.calls.some((c) => c[0] === "createSession"));
+    assert.match(r.notes[0], /10 sessions are open/);
   });
 });

@@ -22,6 +22,7 @@
 //   #softphone (the SIP softphone, web/widget/softphone.mjs; shown when the source is sip)
 
 import * as core from "./core.mjs";
+import * as cif2 from "./sessions.mjs";
 import { agentStateLabel, Announcer, ErrorScope, RelateCommitter, focusTarget } from "./agentui.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -418,16 +419,42 @@ function handleMessage(msg) {
     }
   }
   if (msg && msg.type === "pop") savePopped();
+  if (msg && (msg.type === "agentState" || msg.type === "hello")) syncPresence();
   render();
+}
+
+// CIF 2.0 multi-session (sessions.mjs): which session holds which call, the
+// agent-state <-> presence mapping, and the mode, decided once per settings.
+const callSessions = new cif2.CallSessions();
+let presenceSync = new cif2.PresenceSync();
+let modeKey = "";
+let modeP = Promise.resolve("single");
+function sessionMode(lib) {
+  const key = JSON.stringify(session.settings.cif || {});
+  if (key !== modeKey) {
+    modeKey = key;
+    presenceSync = new cif2.PresenceSync((session.settings.cif && session.settings.cif.presence) || {});
+    modeP = cif2.sessionMode(lib, session.settings.cif);
+  }
+  return modeP;
 }
 
 async function runPop(interactionId, decision) {
   const lib = await cifReady;
   let result;
+  const pop = (l) => core.executePop(l, decision, { entities: session.settings.entities });
   if (!lib) {
     result = { outcome: core.Outcome.NONE, matches: [], total: 0, ms: 0, error: `the CIF library is not available: ${cifProblem || "open the widget inside Dynamics 365"}` };
+  } else if ((await sessionMode(lib)) === "multi") {
+    // A notification first, then the call's own session with the pop in
+    // it. Whatever fails there, the call is still popped and logged.
+    const call = session.call && session.call.interactionId === interactionId ? session.call : { interactionId };
+    const offered = await cif2.offerCall(lib, { call, decision, settings: session.settings.cif, sessions: callSessions, pop });
+    result = offered.result;
+    for (const note of offered.notes) console.warn(`ctibridge: call ${interactionId}: ${note}`);
+    if (offered.notes.length) actionError(`Call ${interactionId}: ${offered.notes.join("; ")}.`);
   } else {
-    result = await core.executePop(lib, decision, { entities: session.settings.entities });
+    result = await pop(lib);
   }
   sendMachine(session.popDone(interactionId, decision, result), `Screen pop result for ${interactionId}`);
   render();
@@ -458,6 +485,8 @@ function configureCIF() {
     cifHandlersAdded = true;
     cif.addHandler("onclicktoact", onClickToAct);
     cif.addHandler("onpagenavigate", onPageNavigate);
+    cif.addHandler("onSessionClosed", onSessionClosed);
+    cif.addHandler("onPresenceChange", onPresenceChange);
   }
   const want = !!session.settings.clickToDial;
   if (want !== clickToActOn) {
@@ -519,6 +548,34 @@ function onClickToAct(data) {
   }
   if (dial) placeCall(dial);
   return Promise.resolve();
+}
+
+// onSessionClosed: a call's session closed before its wrap keeps the call in
+// the widget, to wrap here, and says so.
+function onSessionClosed(data) {
+  const closed = callSessions.closed(data, (id) => !(session.call && session.call.interactionId === id));
+  if (closed && closed.keepsCall) actionError(`The session of call ${closed.interactionId} was closed before its wrap: the call stays here, wrap it in the widget.`);
+  return Promise.resolve();
+}
+
+// onPresenceChange: a presence the agent chose in the app changes the
+// agent's state through the telephony provider (cif.presence's mapping).
+async function onPresenceChange(data) {
+  if (!cif || (await sessionMode(cif)) !== "multi") return;
+  const change = presenceSync.stateFor(data, (session.agent && session.agent.state) || "");
+  if (change) sendUser({ type: "state", state: change.state, reason: change.reason }, change.state === "Paused" ? "Pause" : "Ready");
+}
+
+// syncPresence sets the app's presence for the agent's state.
+let presenceShown = "";
+async function syncPresence() {
+  const state = session.agent && session.agent.state;
+  if (!cif || !state || (await sessionMode(cif)) !== "multi") return;
+  const text = presenceSync.presenceFor(state);
+  if (!text || text === presenceShown) return;
+  presenceShown = text;
+  presenceSync.set(text);
+  cif2.withTimeout(cif.setPresence(text), cif2.CIF_V2_TIMEOUT_MS, "setPresence").catch((err) => console.warn(`ctibridge: setPresence ${text}: ${core.cifErrorMessage(err)}`));
 }
 
 async function onPageNavigate(data) {
