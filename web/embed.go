@@ -34,14 +34,14 @@ import (
 // Assets holds every embedded file under its path in this directory
 // (widget/..., cif/..., demo/...). Tests of the JavaScript are not embedded.
 //
-//go:embed widget/index.html widget/widget.js widget/core.mjs widget/agentui.mjs widget/widget.css widget/cifinit.js
+//go:embed widget/index.html widget/widget.js widget/core.mjs widget/sessions.mjs widget/agentui.mjs widget/widget.css widget/cifinit.js
 //go:embed widget/providers/ipscape.mjs widget/providers/sip.mjs widget/providers/sipmap.mjs
 //go:embed widget/softphone.mjs widget/softphone.css
 //go:embed cif/msdyn_ciLibrary.js
 //go:embed demo/index.html demo/demo.js demo/host.mjs demo/demo.css demo/phone.html demo/phone.mjs
 var Assets embed.FS
 
-//go:embed widget/widget.js widget/core.mjs widget/agentui.mjs widget/widget.css widget/cifinit.js
+//go:embed widget/widget.js widget/core.mjs widget/sessions.mjs widget/agentui.mjs widget/widget.css widget/cifinit.js
 //go:embed widget/providers/ipscape.mjs widget/providers/sip.mjs widget/providers/sipmap.mjs
 //go:embed widget/softphone.mjs widget/softphone.css
 var widgetStatic embed.FS
