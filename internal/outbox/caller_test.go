@@ -35,9 +35,7 @@ func TestWritesOfDifferentCallersGoInDifferentBatches(t *testing.T) {
 		enqueue(t, c.db, tt.ix, w)
 		want["Call "+tt.ix] = tt.owner
 	}
-	var sizes []int
 	opt := quietOptions()
-	opt.ObserveBatch = func(n int) { sizes = append(sizes, n) }
 	drain(t, New(store.NewOutbox(c.db), c.x, opt))
 
 	sent, batched := c.requests()
