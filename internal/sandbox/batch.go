@@ -163,7 +163,7 @@ func (s *Sandbox) runBatchPart(ctx context.Context, outer *apiRequest, part *bat
 			target += "/" + rest
 		}
 	}
-	u, err := url.Parse(target)
+	u, err := url.Parse(strings.ReplaceAll(target, " ", "%20"))
 	if err != nil {
 		return errorResponse(errQuery("The batch request URL '%s' is not valid: %v", part.target, err))
 	}
@@ -281,10 +281,15 @@ func parseHTTPPart(p *multipart.Part) (*batchPart, error) {
 	if err != nil {
 		return nil, errQuery("A $batch part has no request line: %v", err)
 	}
-	fields := strings.Fields(line)
-	if len(fields) < 2 {
+	// OData's batch reader takes the method up to the first space, the
+	// version after the last, and the URL as everything between: clients
+	// (@odata/client) write a query's spaces raw there.
+	line = strings.TrimSpace(line)
+	first, last := strings.IndexByte(line, ' '), strings.LastIndexByte(line, ' ')
+	if first < 0 || last == first || !strings.HasPrefix(line[last+1:], "HTTP/") || strings.TrimSpace(line[first:last]) == "" {
 		return nil, errQuery("The $batch request line '%s' must be 'METHOD URL HTTP/1.1'.", line)
 	}
+	fields := []string{line[:first], strings.TrimSpace(line[first:last])}
 	mh, err := tp.ReadMIMEHeader()
 	if err != nil && err != io.EOF {
 		return nil, errQuery("The headers of the $batch request '%s' are not valid: %v", line, err)

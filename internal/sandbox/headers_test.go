@@ -50,3 +50,22 @@ func itoa(n int) string {
 		}
 	}
 }
+
+// A $batch request line whose URL holds raw spaces is read as OData's
+// batch reader reads it: the URL is everything between the first and the
+// last space.
+func TestBatchRequestLinesWithRawSpaces(t *testing.T) {
+	_, srv := newServer(t, testOptions())
+	createRecord(t, srv, "contacts", `{"firstname":"Ada","lastname":"Lovelace","telephone1":"0299990000"}`)
+	batch := "--b1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+		"GET /api/data/v9.2/contacts?$select=fullname&$filter=telephone1 eq '0299990000' HTTP/1.1\r\nAccept: application/json\r\n\r\n\r\n--b1--\r\n"
+	r := call(t, srv, "POST", "/api/data/v9.2/$batch", batch, "Content-Type", "multipart/mixed; boundary=b1")
+	if r.status != 200 || !strings.Contains(string(r.body), "HTTP/1.1 200") || !strings.Contains(string(r.body), "Ada Lovelace") {
+		t.Fatalf("%d\n%s", r.status, r.body)
+	}
+	bad := strings.Replace(batch, " HTTP/1.1", "", 1)
+	r = call(t, srv, "POST", "/api/data/v9.2/$batch", bad, "Content-Type", "multipart/mixed; boundary=b1")
+	if r.status != 400 {
+		t.Fatalf("a request line without a version: %d, want 400\n%s", r.status, r.body)
+	}
+}
