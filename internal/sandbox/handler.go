@@ -718,6 +718,15 @@ func (s *Sandbox) servePatch(ctx context.Context, req *apiRequest, tg target) (*
 			status = http.StatusCreated
 		}
 		resp, err = s.writeResult(ctx, req, db, tg.t, rec, q, prefer, status)
+		if err == nil && tg.altValue != "" {
+			// A write addressed by alternate key answers with the key form
+			// (docs/dataverse.md: "Upsert and the id"), which holds no id.
+			keyForm := req.base + tg.t.set + "(" + tg.t.altKey.name + "='" + url.PathEscape(strings.ReplaceAll(tg.altValue, "'", "''")) + "')"
+			resp.header.Set("OData-EntityId", keyForm)
+			if req.inBatch {
+				resp.header.Set("Location", keyForm)
+			}
+		}
 		return err
 	})
 	if err != nil {

@@ -69,3 +69,17 @@ func TestBatchRequestLinesWithRawSpaces(t *testing.T) {
 		t.Fatalf("a request line without a version: %d, want 400\n%s", r.status, r.body)
 	}
 }
+
+// An upsert by alternate key answers with OData-EntityId in the key form.
+func TestUpsertByKeyAnswersWithTheKeyForm(t *testing.T) {
+	_, srv := newServer(t, testOptions())
+	r := call(t, srv, "PATCH", "/api/data/v9.2/phonecalls(new_agentinteractionid='IX-1')", `{"subject":"x"}`)
+	if got := r.header.Get("OData-EntityId"); !strings.HasSuffix(got, "/api/data/v9.2/phonecalls(new_agentinteractionid='IX-1')") {
+		t.Fatalf("OData-EntityId %q, want the key form", got)
+	}
+	id := createRecord(t, srv, "phonecalls", `{"subject":"y"}`)
+	r = call(t, srv, "PATCH", "/api/data/v9.2/phonecalls("+id+")", `{"subject":"z"}`)
+	if got := r.header.Get("OData-EntityId"); !strings.HasSuffix(got, "phonecalls("+id+")") {
+		t.Fatalf("OData-EntityId %q, want the id form", got)
+	}
+}
