@@ -355,6 +355,11 @@ func (s *Sandbox) route(ctx context.Context, req *apiRequest) (*apiResponse, err
 		}
 		return s.serviceDocument(req)
 	}
+	for _, seg := range segs[1:] {
+		if seg.name == "$ref" {
+			return nil, newError(http.StatusNotImplemented, codeQuery, "The sandbox does not support $ref (associate and disassociate); set a single-valued navigation property with <name>@odata.bind in a PATCH, or null to clear it (docs/sandbox.md).")
+		}
+	}
 	first := segs[0]
 	switch first.name {
 	case "$batch":

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bufio"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -82,4 +83,21 @@ func TestUpsertByKeyAnswersWithTheKeyForm(t *testing.T) {
 	if got := r.header.Get("OData-EntityId"); !strings.HasSuffix(got, "phonecalls("+id+")") {
 		t.Fatalf("OData-EntityId %q, want the id form", got)
 	}
+}
+
+// What Dataverse takes and the sandbox does not is refused, in Dataverse's
+// error shape, with a message naming the gap.
+func TestUnsupportedFeaturesAreRefusedPlainly(t *testing.T) {
+	_, srv := newServer(t, testOptions())
+	id := createRecord(t, srv, "phonecalls", `{"subject":"y"}`)
+	for _, c := range []struct{ method, path, body, msg string }{
+		{"PUT", "/api/data/v9.2/phonecalls(" + id + ")/regardingobjectid_contact_phonecall/$ref", `{"@odata.id":"contacts(00000000-0000-0000-0000-000000000001)"}`, "does not support $ref"},
+		{"DELETE", "/api/data/v9.2/phonecalls(" + id + ")/regardingobjectid_contact_phonecall/$ref", "", "does not support $ref"},
+		{"GET", "/api/data/v9.2/phonecalls?$filter=createdon%20gt%202025-01-01T00:00:00Z", "", "date-time literals"},
+		{"GET", "/api/data/v9.2/phonecalls?$filter=Microsoft.Dynamics.CRM.In(PropertyName='subject',PropertyValues=%5B'y'%5D)", "", "query functions"},
+	} {
+		wantError(t, call(t, srv, c.method, c.path, c.body), http.StatusNotImplemented, "0x80060888", c.msg)
+	}
+	// A date inside a string literal is just text.
+	wantStatus(t, call(t, srv, "GET", "/api/data/v9.2/phonecalls?$filter=subject%20eq%20'2025-01-01'", ""), http.StatusOK)
 }

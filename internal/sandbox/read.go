@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -97,6 +99,9 @@ func (s *Sandbox) buildOptions(t *table, opts map[string]string, single bool, al
 		}
 	}
 	if v, ok := opts["$filter"]; ok {
+		if err := unsupportedFilter(v); err != nil {
+			return nil, err
+		}
 		where, args, err := translateFilter(s.sch(), t, alias, v)
 		if err != nil {
 			return nil, err
@@ -624,4 +629,34 @@ func contextSelect(q *queryOptions) string {
 		return ""
 	}
 	return "(" + strings.Join(parts, ",") + ")"
+}
+
+// unquotedDateTime finds a date or date-time literal outside quotes.
+var unquotedDateTime = regexp.MustCompile(`(^|[\s(,])\d{4}-\d{2}-\d{2}([T\s)]|$)`)
+
+// unsupportedFilter refuses, in Dataverse's error shape but with 501 and a
+// message naming the gap, what Dataverse's $filter takes and the sandbox's
+// does not: query functions (Microsoft.Dynamics.CRM.In, ...) and date-time
+// literals.
+func unsupportedFilter(filter string) error {
+	var outside strings.Builder
+	inQuote := false
+	for i := 0; i < len(filter); i++ {
+		c := filter[i]
+		if c == '\'' {
+			inQuote = !inQuote
+			continue
+		}
+		if !inQuote {
+			outside.WriteByte(c)
+		}
+	}
+	text := outside.String()
+	switch {
+	case strings.Contains(text, "Microsoft.Dynamics.CRM."):
+		return newError(http.StatusNotImplemented, codeQuery, "The sandbox does not support Dataverse query functions (Microsoft.Dynamics.CRM.In, ...) in $filter; use eq comparisons joined with or (docs/sandbox.md).")
+	case unquotedDateTime.MatchString(text):
+		return newError(http.StatusNotImplemented, codeQuery, "The sandbox does not support date-time literals in $filter (docs/sandbox.md).")
+	}
+	return nil
 }
